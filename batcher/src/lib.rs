@@ -1,0 +1,6 @@
+//! The batcher: moves sealed L2 blocks onto the L1 `Rollup` contract.
+//!
+//! It encodes ranges of blocks in the versioned batch format, compresses them with zstd and
+//! posts them, with the state root and block hash of their last block, to L1 — surviving L1
+//! faults without losing or duplicating a range. The batch format and the posting loop are
+//! built in their own issue; this crate is their home in the workspace.

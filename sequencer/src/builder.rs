@@ -1,0 +1,97 @@
+//! Building a block: execute transactions on the parent state, compute the state root from the
+//! execution's diff, and seal an Ethereum header over the results.
+//!
+//! The block producer and the derivation tool both build blocks through [`build_block`], so a
+//! verifier re-executing a batch follows exactly the code path that sealed it.
+
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{Header, proofs};
+use alloy_primitives::{B256, Bloom};
+
+use crate::{
+    chain::{BlockAttributes, ChainSpec, PendingHeader},
+    executor::{BlockEnv, BlockExecution, BlockExecutor, ExecError, ExecStats, ExecTx},
+    store::{PreparedState, StateView, Store, StoreError, StoredBlock},
+};
+
+/// A block ready to commit, with what produced it.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    /// The sealed block.
+    pub block: StoredBlock,
+    /// Its state writes and root, for [`Store::commit_block`].
+    pub state: PreparedState,
+    /// The execution (skipped transactions included), for the txpool and logs.
+    pub execution: BlockExecution,
+    /// Execution statistics.
+    pub stats: ExecStats,
+    /// Time spent executing.
+    pub exec_time: Duration,
+    /// Time spent computing the state root.
+    pub root_time: Duration,
+}
+
+/// Errors building a block.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Execution failed (state unreadable).
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The block a new block builds on.
+#[derive(Debug, Clone, Copy)]
+pub struct Parent<'a> {
+    /// Its header.
+    pub header: &'a Header,
+    /// Its hash.
+    pub hash: B256,
+    /// The state after it.
+    pub state: &'a StateView,
+}
+
+/// Builds the child of `parent` from `txs`, in order, leaving out those that do not fit or are
+/// invalid.
+///
+/// # Errors
+/// When the parent state cannot be read.
+pub fn build_block(
+    spec: &ChainSpec,
+    store: &Store,
+    parent: Parent<'_>,
+    attributes: BlockAttributes,
+    txs: &[ExecTx],
+    executor: &dyn BlockExecutor,
+) -> Result<BuiltBlock, BuildError> {
+    let parent_state = parent.state;
+    let pending = PendingHeader::child_of(spec, parent.header, parent.hash, attributes);
+    let env = BlockEnv::for_pending(spec, &pending);
+    let started = Instant::now();
+    let (execution, stats) = executor.execute(parent_state, &env, txs)?;
+    let exec_time = started.elapsed();
+    let started = Instant::now();
+    let state = store.prepare(parent_state, &execution.diff)?;
+    let root_time = started.elapsed();
+
+    let transactions: Vec<_> = execution.included.iter().map(|&i| txs[i].tx.clone()).collect();
+    let envelopes: Vec<_> = transactions.iter().map(|tx| tx.inner().clone()).collect();
+    let mut bloom = Bloom::ZERO;
+    for receipt in &execution.receipts {
+        bloom.accrue_bloom(receipt.logs_bloom());
+    }
+    let header = pending.seal(
+        spec,
+        state.state_root,
+        proofs::calculate_transaction_root(&envelopes),
+        proofs::calculate_receipt_root(&execution.receipts),
+        bloom,
+        execution.gas_used,
+    );
+    let hash = header.hash_slow();
+    let block = StoredBlock { header, hash, transactions, receipts: execution.receipts.clone() };
+    Ok(BuiltBlock { block, state, execution, stats, exec_time, root_time })
+}

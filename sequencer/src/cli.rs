@@ -1,0 +1,254 @@
+//! Command-line flags of the `sequencer` binary, turned into a [`NodeConfig`].
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use alloy_primitives::{Address, Bytes};
+use clap::Parser;
+use sequencer::{
+    genesis::Genesis,
+    node::{BlockTime, DEFAULT_HTTP_PORT, ExecMode, NodeConfig},
+    rpc::RpcConfig,
+    store::{DEFAULT_HISTORY_BLOCKS, StoreConfig},
+    txpool::PoolConfig,
+};
+
+/// Default data directory.
+const DEFAULT_DATADIR: &str = "sequencer-data";
+
+/// A layer-2 sequencer: Ethereum JSON-RPC for wallets, a txpool, parallel block execution and
+/// an embedded database. Start a development chain with `sequencer --dev`.
+#[derive(Debug, Parser)]
+#[command(name = "sequencer", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Use the built-in development genesis: chain id 42069 and the ten accounts of the
+    /// `test test … junk` mnemonic (the keys anvil funds), 10,000 ETH each.
+    #[arg(long, conflicts_with = "genesis", help_heading = "Chain")]
+    dev: bool,
+
+    /// A geth-style genesis JSON file (config.chainId, alloc, gasLimit, baseFeePerGas, …).
+    #[arg(long, value_name = "FILE", env = "SEQUENCER_GENESIS", help_heading = "Chain")]
+    genesis: Option<PathBuf>,
+
+    /// Where the database lives; restarting with the same directory resumes the chain.
+    #[arg(long, value_name = "DIR", env = "SEQUENCER_DATADIR", default_value = DEFAULT_DATADIR, help_heading = "Chain")]
+    datadir: PathBuf,
+
+    /// How many recent blocks' states stay queryable (eth_call, eth_getBalance, eth_getProof
+    /// at a block number); older blocks answer with an error.
+    #[arg(long = "state.history", value_name = "BLOCKS", env = "SEQUENCER_STATE_HISTORY", default_value_t = DEFAULT_HISTORY_BLOCKS, help_heading = "Chain")]
+    state_history: u64,
+
+    /// Address the JSON-RPC server (HTTP and WebSocket) listens on. The default exposes
+    /// nothing beyond this machine; use 0.0.0.0 to serve others.
+    #[arg(
+        long = "http.addr",
+        value_name = "IP",
+        env = "SEQUENCER_HTTP_ADDR",
+        default_value = "127.0.0.1",
+        help_heading = "RPC"
+    )]
+    http_addr: IpAddr,
+
+    /// Port of the JSON-RPC server (HTTP and WebSocket share it).
+    #[arg(long = "http.port", value_name = "PORT", env = "SEQUENCER_HTTP_PORT", default_value_t = DEFAULT_HTTP_PORT, help_heading = "RPC")]
+    http_port: u16,
+
+    /// Comma-separated origins browsers may call from (CORS), or `*` for any.
+    #[arg(
+        long = "http.corsdomain",
+        value_name = "ORIGINS",
+        env = "SEQUENCER_HTTP_CORSDOMAIN",
+        value_delimiter = ',',
+        help_heading = "RPC"
+    )]
+    http_corsdomain: Vec<String>,
+
+    /// Gas limit of eth_call and the ceiling of eth_estimateGas.
+    #[arg(long = "rpc.gas-cap", value_name = "GAS", env = "SEQUENCER_RPC_GAS_CAP", default_value_t = RpcConfig::default().gas_cap, help_heading = "RPC")]
+    rpc_gas_cap: u64,
+
+    /// Most blocks one eth_getLogs request may scan.
+    #[arg(long = "rpc.max-logs-range", value_name = "BLOCKS", env = "SEQUENCER_RPC_MAX_LOGS_RANGE", default_value_t = RpcConfig::default().max_logs_range, help_heading = "RPC")]
+    rpc_max_logs_range: u64,
+
+    /// Largest request body in bytes.
+    #[arg(long = "rpc.max-request-bytes", value_name = "BYTES", env = "SEQUENCER_RPC_MAX_REQUEST_BYTES", default_value_t = RpcConfig::default().max_request_bytes, help_heading = "RPC")]
+    rpc_max_request_bytes: u32,
+
+    /// Most simultaneous RPC connections.
+    #[arg(long = "rpc.max-connections", value_name = "N", env = "SEQUENCER_RPC_MAX_CONNECTIONS", default_value_t = RpcConfig::default().max_connections, help_heading = "RPC")]
+    rpc_max_connections: u32,
+
+    /// Most calls in one batch request.
+    #[arg(long = "rpc.max-batch", value_name = "N", env = "SEQUENCER_RPC_MAX_BATCH", default_value_t = RpcConfig::default().max_batch, help_heading = "RPC")]
+    rpc_max_batch: u32,
+
+    /// Time between blocks, e.g. `1s` or `250ms`; `instant` seals as soon as transactions
+    /// arrive (handy for tests and demos).
+    #[arg(long = "block-time", value_name = "TIME", env = "SEQUENCER_BLOCK_TIME", default_value = "1s", value_parser = parse_block_time, help_heading = "Blocks")]
+    block_time: BlockTime,
+
+    /// Receiver of priority fees; defaults to the genesis coinbase.
+    #[arg(
+        long = "block.fee-recipient",
+        value_name = "ADDRESS",
+        env = "SEQUENCER_FEE_RECIPIENT",
+        help_heading = "Blocks"
+    )]
+    fee_recipient: Option<Address>,
+
+    /// Extra data written into every block header (hex, at most 32 bytes).
+    #[arg(
+        long = "block.extra-data",
+        value_name = "HEX",
+        env = "SEQUENCER_EXTRA_DATA",
+        default_value = "0x",
+        help_heading = "Blocks"
+    )]
+    extra_data: Bytes,
+
+    /// Most transactions in one block.
+    #[arg(
+        long = "block.max-txs",
+        value_name = "N",
+        env = "SEQUENCER_BLOCK_MAX_TXS",
+        default_value_t = 100_000,
+        help_heading = "Blocks"
+    )]
+    max_block_txs: usize,
+
+    /// Block executor: `parallel` (access-set partitioning on all cores) or `sequential`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        env = "SEQUENCER_EXEC",
+        default_value = "parallel",
+        help_heading = "Blocks"
+    )]
+    exec: ExecArg,
+
+    /// Most transactions the pool holds; the cheapest is evicted for a better-paying one.
+    #[arg(long = "txpool.max-txs", value_name = "N", env = "SEQUENCER_TXPOOL_MAX_TXS", default_value_t = PoolConfig::default().max_txs, help_heading = "Txpool")]
+    txpool_max_txs: usize,
+
+    /// Most transactions of one sender in the pool.
+    #[arg(long = "txpool.max-per-sender", value_name = "N", env = "SEQUENCER_TXPOOL_MAX_PER_SENDER", default_value_t = PoolConfig::default().max_per_sender, help_heading = "Txpool")]
+    txpool_max_per_sender: usize,
+
+    /// Most not-yet-executable (nonce-gapped) transactions of one sender.
+    #[arg(long = "txpool.max-queued-per-sender", value_name = "N", env = "SEQUENCER_TXPOOL_MAX_QUEUED", default_value_t = PoolConfig::default().max_queued_per_sender, help_heading = "Txpool")]
+    txpool_max_queued: usize,
+
+    /// Fee increase (percent) a same-nonce replacement must offer.
+    #[arg(long = "txpool.price-bump", value_name = "PERCENT", env = "SEQUENCER_TXPOOL_PRICE_BUMP", default_value_t = PoolConfig::default().price_bump_percent, help_heading = "Txpool")]
+    txpool_price_bump: u128,
+
+    /// Lowest max fee per gas (wei) the pool admits.
+    #[arg(
+        long = "txpool.min-fee",
+        value_name = "WEI",
+        env = "SEQUENCER_TXPOOL_MIN_FEE",
+        default_value_t = 1,
+        help_heading = "Txpool"
+    )]
+    txpool_min_fee: u128,
+}
+
+/// The executor choice on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExecArg {
+    Parallel,
+    Sequential,
+}
+
+fn parse_block_time(text: &str) -> Result<BlockTime, String> {
+    let duration = |n: &str, unit: u64| {
+        n.parse::<u64>()
+            .map(|v| Duration::from_millis(v * unit))
+            .map_err(|e| format!("{text}: {e}"))
+    };
+    let interval = match text {
+        "instant" | "on-demand" | "0" => return Ok(BlockTime::OnDemand),
+        t if t.ends_with("ms") => duration(&t[..t.len() - 2], 1)?,
+        t if t.ends_with('s') => duration(&t[..t.len() - 1], 1000)?,
+        t => duration(t, 1000)?,
+    };
+    if interval.is_zero() {
+        return Ok(BlockTime::OnDemand);
+    }
+    Ok(BlockTime::Interval(interval))
+}
+
+impl Cli {
+    /// The node configuration these flags describe.
+    pub(crate) fn into_config(self) -> Result<NodeConfig, String> {
+        let genesis = match (&self.genesis, self.dev) {
+            (Some(path), _) => Genesis::from_file(path).map_err(|e| e.to_string())?,
+            (None, true) => Genesis::dev(),
+            (None, false) => return Err("choose a chain: --dev, or --genesis <FILE>".into()),
+        };
+        if self.extra_data.len() > 32 {
+            return Err(format!(
+                "--block.extra-data is {} bytes; at most 32",
+                self.extra_data.len()
+            ));
+        }
+        Ok(NodeConfig {
+            datadir: self.datadir,
+            genesis,
+            http_addr: self.http_addr,
+            http_port: self.http_port,
+            cors_domains: self.http_corsdomain,
+            block_time: self.block_time,
+            fee_recipient: self.fee_recipient,
+            extra_data: self.extra_data,
+            max_block_txs: self.max_block_txs,
+            pool: PoolConfig {
+                max_txs: self.txpool_max_txs,
+                max_per_sender: self.txpool_max_per_sender,
+                max_queued_per_sender: self.txpool_max_queued,
+                price_bump_percent: self.txpool_price_bump,
+                ..PoolConfig::default()
+            },
+            min_fee: self.txpool_min_fee,
+            store: StoreConfig { history_blocks: self.state_history, ..StoreConfig::default() },
+            exec: match self.exec {
+                ExecArg::Parallel => ExecMode::Parallel,
+                ExecArg::Sequential => ExecMode::Sequential,
+            },
+            rpc: RpcConfig {
+                max_request_bytes: self.rpc_max_request_bytes,
+                max_connections: self.rpc_max_connections,
+                max_batch: self.rpc_max_batch,
+                max_logs_range: self.rpc_max_logs_range,
+                gas_cap: self.rpc_gas_cap,
+                ..RpcConfig::default()
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_exist_once() {
+        let cli = Cli::parse_from(["sequencer", "--dev"]);
+        assert_eq!(cli.into_config().unwrap(), NodeConfig::dev(DEFAULT_DATADIR.into()));
+    }
+
+    #[test]
+    fn block_time_forms() {
+        assert_eq!(parse_block_time("250ms"), Ok(BlockTime::Interval(Duration::from_millis(250))));
+        assert_eq!(parse_block_time("2s"), Ok(BlockTime::Interval(Duration::from_secs(2))));
+        assert_eq!(parse_block_time("instant"), Ok(BlockTime::OnDemand));
+        assert!(parse_block_time("soon").is_err());
+    }
+
+    #[test]
+    fn a_chain_must_be_chosen() {
+        assert!(Cli::parse_from(["sequencer"]).into_config().is_err());
+    }
+}

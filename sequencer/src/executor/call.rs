@@ -1,0 +1,299 @@
+//! Executing a transaction request outside any block: `eth_call`, `eth_estimateGas` and
+//! `eth_createAccessList`, with geth's semantics (no nonce check, calls from contracts allowed,
+//! no base fee unless the request sets fees, gas capped by the node).
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use alloy::{
+    eips::eip2930::{AccessList, AccessListItem},
+    rpc::types::TransactionRequest,
+};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use revm::{
+    Context, ExecuteEvm, MainBuilder, MainContext,
+    context::{
+        TxEnv,
+        result::{EVMError, ExecutionResult, HaltReason, OutOfGasError},
+    },
+    context_interface::either::Either,
+    precompile::{PrecompileSpecId, Precompiles},
+    state::EvmState,
+};
+
+use super::{
+    BlockEnv, TxResult,
+    evm::{self, CodeCache, StateDb},
+};
+use crate::state::{StateError, StateReader};
+
+/// Why a call did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The call reverted; `output` is the revert data.
+    #[error("execution reverted")]
+    Reverted {
+        /// Revert data.
+        output: Bytes,
+    },
+    /// The call halted (out of gas, invalid opcode, …).
+    #[error("{0}")]
+    Halted(String),
+    /// The request is not executable (insufficient funds, fee cap below base fee, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// Even the largest gas the estimate may use is not enough.
+    #[error("gas required exceeds allowance ({0})")]
+    GasRequiredExceedsAllowance(u64),
+    /// The state could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Runs `request` on `state` in block `env` and returns its result; a revert or halt is an error.
+///
+/// # Errors
+/// See [`CallError`].
+pub fn call(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    request: &TransactionRequest,
+    gas_cap: u64,
+) -> Result<TxResult, CallError> {
+    let gas = request.gas.unwrap_or(gas_cap).min(gas_cap);
+    let (result, _) = run(state, codes, env, request, gas, None, false)?;
+    into_call_result(result)
+}
+
+/// The smallest gas limit with which `request` succeeds, found by binary search as geth does.
+///
+/// # Errors
+/// A revert at the highest allowed gas (with its data), a halt other than out-of-gas, or
+/// [`CallError::GasRequiredExceedsAllowance`].
+pub fn estimate_gas(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    request: &TransactionRequest,
+    gas_cap: u64,
+) -> Result<u64, CallError> {
+    let mut hi = request.gas.unwrap_or(env.gas_limit).min(gas_cap);
+    // A sender paying for gas can afford only so much of it.
+    let price = request.gas_price.or(request.max_fee_per_gas).unwrap_or(0);
+    if price > 0 {
+        let from = request.from.unwrap_or_default();
+        let balance = state.account(from)?.map(|a| a.balance).unwrap_or_default();
+        let available = balance.saturating_sub(request.value.unwrap_or_default());
+        let allowance = available / U256::from(price);
+        hi = hi.min(u64::try_from(allowance).unwrap_or(u64::MAX));
+    }
+    let (first, _) = run(state, codes, env, request, hi, None, false)?;
+    let used = match first {
+        ExecutionResult::Success { .. } => first.tx_gas_used(),
+        ExecutionResult::Revert { output, .. } => return Err(CallError::Reverted { output }),
+        ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. } => {
+            return Err(CallError::GasRequiredExceedsAllowance(hi));
+        }
+        ExecutionResult::Halt { reason, .. } => {
+            return Err(CallError::Halted(halt_message(&reason)));
+        }
+    };
+    let succeeds = |gas: u64| -> Result<bool, CallError> {
+        match run(state, codes, env, request, gas, None, false) {
+            Ok((result, _)) => Ok(result.is_success()),
+            Err(CallError::Invalid(_)) => Ok(false), // e.g. below intrinsic gas
+            Err(e) => Err(e),
+        }
+    };
+    let mut lo = used.saturating_sub(1);
+    // Most calls need little more than they used (refunds, the 63/64 rule): try that first.
+    let optimistic = (used + 2_300).saturating_mul(64) / 63;
+    if optimistic < hi && succeeds(optimistic)? {
+        hi = optimistic;
+    }
+    while lo + 1 < hi {
+        // Stop within 1.5% of the answer, like geth: a little extra gas is harmless.
+        if (hi - lo) * 1000 / hi < 15 {
+            break;
+        }
+        let mid = lo + (hi - lo) / 2;
+        if succeeds(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
+/// The access list `request` uses (accounts and slots it touches, without the sender, the
+/// recipient and precompiles), the gas it uses with that list, and its error if it fails.
+///
+/// # Errors
+/// When the request is invalid or the state cannot be read.
+pub fn create_access_list(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    request: &TransactionRequest,
+    gas_cap: u64,
+) -> Result<(AccessList, u64, Option<String>), CallError> {
+    let gas = request.gas.unwrap_or(gas_cap).min(gas_cap);
+    let from = request.from.unwrap_or_default();
+    let mut excluded: BTreeSet<Address> = precompiles(env).into_iter().collect();
+    excluded.insert(from);
+    if let Some(TxKind::Call(to)) = request.to {
+        excluded.insert(to);
+    }
+    let mut list = request.access_list.clone().unwrap_or_default();
+    // Applying a list changes gas, never which keys are touched; a few rounds settle it.
+    for _ in 0..4 {
+        let (result, touched) = run(state, codes, env, request, gas, Some(&list), true)?;
+        let next = touched_list(&touched, &excluded);
+        if next == list {
+            let error = match &result {
+                ExecutionResult::Success { .. } => None,
+                ExecutionResult::Revert { .. } => Some("execution reverted".to_string()),
+                ExecutionResult::Halt { reason, .. } => Some(halt_message(reason)),
+            };
+            return Ok((list, result.tx_gas_used(), error));
+        }
+        list = next;
+    }
+    let (result, _) = run(state, codes, env, request, gas, Some(&list), true)?;
+    Ok((list, result.tx_gas_used(), None))
+}
+
+/// The accounts and slots in a post-execution state, as an access list.
+pub(crate) fn touched_list(state: &EvmState, excluded: &BTreeSet<Address>) -> AccessList {
+    let mut items: Vec<AccessListItem> = state
+        .iter()
+        .filter(|(address, _)| !excluded.contains(*address))
+        .map(|(address, account)| {
+            let mut keys: Vec<B256> = account.storage.keys().map(|k| B256::from(*k)).collect();
+            keys.sort_unstable();
+            AccessListItem { address: *address, storage_keys: keys }
+        })
+        .collect();
+    items.sort_unstable_by_key(|a| a.address);
+    AccessList(items)
+}
+
+/// The precompile addresses of the block's hardfork.
+pub(crate) fn precompiles(env: &BlockEnv) -> Vec<Address> {
+    let spec = PrecompileSpecId::from_spec_id(evm::spec_id(env.hardfork));
+    Precompiles::new(spec).addresses().copied().collect()
+}
+
+fn into_call_result(result: ExecutionResult) -> Result<TxResult, CallError> {
+    match result {
+        ExecutionResult::Revert { output, .. } => Err(CallError::Reverted { output }),
+        ExecutionResult::Halt { reason, .. } => Err(CallError::Halted(halt_message(&reason))),
+        success => Ok(evm::tx_result(success)),
+    }
+}
+
+/// geth's wording of an EVM halt.
+pub(crate) fn halt_message(reason: &HaltReason) -> String {
+    match reason {
+        HaltReason::OutOfGas(OutOfGasError::Precompile) => "out of gas: precompile".into(),
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::InvalidJump => "invalid jump destination".into(),
+        HaltReason::CreateCollision => "contract address collision".into(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
+        HaltReason::CreateInitCodeSizeLimit => "max initcode size exceeded".into(),
+        HaltReason::StackOverflow => "stack limit reached 1024".into(),
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        HaltReason::NonceOverflow => "nonce uint64 overflow".into(),
+        HaltReason::CallTooDeep => "max call depth exceeded".into(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".into(),
+        HaltReason::StateChangeDuringStaticCall | HaltReason::CallNotAllowedInsideStatic => {
+            "write protection".into()
+        }
+        HaltReason::PrecompileError | HaltReason::PrecompileErrorWithContext(_) => {
+            "precompile error".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The revm transaction of a request with gas limit `gas`.
+fn request_tx_env(
+    request: &TransactionRequest,
+    env: &BlockEnv,
+    gas: u64,
+    list: Option<&AccessList>,
+) -> TxEnv {
+    let access_list = list.cloned().or_else(|| request.access_list.clone()).unwrap_or_default();
+    let authorizations = request.authorization_list.clone().unwrap_or_default();
+    let (tx_type, gas_price, tip) = if !authorizations.is_empty() {
+        (
+            4,
+            request.max_fee_per_gas.unwrap_or(0),
+            Some(request.max_priority_fee_per_gas.unwrap_or(0)),
+        )
+    } else if let Some(price) = request.gas_price {
+        (if access_list.is_empty() { 0 } else { 1 }, price, None)
+    } else if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some() {
+        let tip = request.max_priority_fee_per_gas.unwrap_or(0);
+        (2, request.max_fee_per_gas.unwrap_or(u128::from(env.base_fee) + tip), Some(tip))
+    } else {
+        (if access_list.is_empty() { 0 } else { 1 }, 0, None)
+    };
+    TxEnv {
+        tx_type,
+        caller: request.from.unwrap_or_default(),
+        gas_limit: gas,
+        gas_price,
+        kind: request.to.unwrap_or(TxKind::Create),
+        value: request.value.unwrap_or_default(),
+        data: request.input.input().cloned().unwrap_or_default(),
+        nonce: request.nonce.unwrap_or_default(),
+        chain_id: Some(env.chain_id),
+        access_list,
+        gas_priority_fee: tip,
+        authorization_list: authorizations
+            .into_iter()
+            .map(|a| Either::Right(a.into_recovered()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Executes a request without committing; returns its result and the touched state.
+fn run(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    request: &TransactionRequest,
+    gas: u64,
+    list: Option<&AccessList>,
+    skip_fees: bool,
+) -> Result<(ExecutionResult, EvmState), CallError> {
+    let mut cfg = evm::cfg_env(env);
+    cfg.disable_nonce_check = true;
+    cfg.disable_eip3607 = true;
+    cfg.disable_block_gas_limit = true;
+    cfg.tx_gas_limit_cap = Some(u64::MAX);
+    let pays = request.gas_price.is_some_and(|p| p > 0)
+        || request.max_fee_per_gas.is_some_and(|p| p > 0)
+        || request.max_priority_fee_per_gas.is_some_and(|p| p > 0);
+    cfg.disable_base_fee = !pays;
+    cfg.disable_fee_charge = skip_fees;
+    let mut vm = Context::mainnet()
+        .with_cfg(cfg)
+        .with_block(evm::block_env(env))
+        .with_ref_db(StateDb { state, codes })
+        .build_mainnet();
+    match vm.transact(request_tx_env(request, env, gas, list)) {
+        Ok(out) => Ok((out.result, out.state)),
+        Err(EVMError::Transaction(invalid)) => Err(CallError::Invalid(evm::invalid_tx_message(
+            &invalid,
+            request.from.unwrap_or_default(),
+        ))),
+        Err(EVMError::Database(e)) => Err(CallError::State(e.0)),
+        Err(other) => Err(CallError::Invalid(other.to_string())),
+    }
+}

@@ -1,0 +1,235 @@
+//! The state a sequence of transactions runs on: the pre-block state plus the writes of the
+//! transactions committed so far, recording which keys were read from the pre-block state.
+//!
+//! Every executor commits each transaction's result here, as revm's own databases do, so the
+//! sequential reference and each parallel group share one definition of "the state after
+//! these transactions" and of the resulting [`StateDiff`]. The recorded base reads are what
+//! the parallel executor validates against other groups' writes.
+
+use std::collections::{BTreeMap, HashSet};
+
+use alloy_primitives::{Address, B256, U256, map::HashMap};
+use revm::{
+    Database, DatabaseCommit, DatabaseRef,
+    bytecode::Bytecode,
+    primitives::{KECCAK_EMPTY, hardfork::SpecId},
+    state::{Account, AccountInfo as RevmAccount, EvmState},
+};
+
+use super::evm::{DbError, StateDb};
+use crate::state::{AccountDiff, AccountInfo, StateDiff, StateReader};
+
+/// A key of the state, the unit of conflict detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum StateKey {
+    /// An account's nonce, balance and code (and its existence).
+    Account(Address),
+    /// One storage slot.
+    Slot(Address, U256),
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    /// The pre-block value, when it was read from the base.
+    base: Option<U256>,
+    value: U256,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The account before the block (`None`: did not exist).
+    base: Option<AccountInfo>,
+    /// The account now (`None`: does not exist).
+    info: Option<AccountInfo>,
+    /// Its code, when known.
+    code: Option<Bytecode>,
+    /// Its pre-block storage was wiped during the block (created anew or destroyed).
+    wiped: bool,
+    storage: HashMap<U256, Slot>,
+}
+
+/// Pre-block state plus committed writes.
+#[derive(Debug)]
+pub(crate) struct Overlay<'a> {
+    base: StateDb<'a, dyn StateReader + 'a>,
+    spec: SpecId,
+    accounts: HashMap<Address, Entry>,
+    codes: HashMap<B256, Bytecode>,
+    /// Keys whose value came from the pre-block state.
+    reads: HashSet<StateKey>,
+    /// Keys this overlay changed.
+    writes: HashSet<StateKey>,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(base: StateDb<'a, dyn StateReader + 'a>, spec: SpecId) -> Self {
+        Self {
+            base,
+            spec,
+            accounts: HashMap::default(),
+            codes: HashMap::default(),
+            reads: HashSet::new(),
+            writes: HashSet::new(),
+        }
+    }
+
+    fn entry(&mut self, address: Address) -> Result<&mut Entry, DbError> {
+        if !self.accounts.contains_key(&address) {
+            let base = self.base.state.account(address)?;
+            self.reads.insert(StateKey::Account(address));
+            self.accounts.insert(
+                address,
+                Entry { base, info: base, code: None, wiped: false, storage: HashMap::default() },
+            );
+        }
+        Ok(self.accounts.get_mut(&address).expect("inserted above"))
+    }
+
+    /// Commits one transaction's final state.
+    fn apply(&mut self, address: Address, account: &Account) -> Result<(), DbError> {
+        if !account.is_touched() {
+            return Ok(());
+        }
+        let spec = self.spec;
+        if let Some(code) = &account.info.code
+            && account.info.code_hash != KECCAK_EMPTY
+                && !self.codes.contains_key(&account.info.code_hash)
+            {
+                self.codes.insert(account.info.code_hash, code.clone());
+            }
+        let mut writes = Vec::new();
+        let entry = self.entry(address)?;
+        if account.is_selfdestructed() || account.state_clear_aware_is_empty(spec) {
+            if entry.info.is_some() || !entry.storage.is_empty() {
+                writes.push(StateKey::Account(address));
+            }
+            entry.info = None;
+            entry.wiped = true;
+            entry.storage.clear();
+        } else {
+            if account.is_created() {
+                entry.wiped = true;
+                entry.storage.clear();
+                writes.push(StateKey::Account(address));
+            }
+            let info = &account.info;
+            let new =
+                AccountInfo { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash };
+            if entry.info != Some(new) {
+                writes.push(StateKey::Account(address));
+                entry.info = Some(new);
+            }
+            if info.code.is_some() {
+                entry.code = info.code.clone();
+            }
+            for (key, slot) in &account.storage {
+                if slot.present_value == slot.original_value && !account.is_created() {
+                    continue;
+                }
+                let base = entry.storage.get(key).and_then(|s| s.base);
+                entry.storage.insert(*key, Slot { base, value: slot.present_value });
+                writes.push(StateKey::Slot(address, *key));
+            }
+        }
+        self.writes.extend(writes);
+        Ok(())
+    }
+
+    /// The state changes relative to the pre-block state, in canonical form: an account only
+    /// if it changed, a slot only if its value changed.
+    pub(crate) fn into_diff(self) -> StateDiff {
+        let mut diff = StateDiff::default();
+        for (address, entry) in self.accounts {
+            let Some(info) = entry.info else {
+                if entry.base.is_some() {
+                    let cleared =
+                        AccountDiff { info: None, storage_cleared: true, storage: BTreeMap::new() };
+                    diff.accounts.insert(address, cleared);
+                }
+                continue;
+            };
+            let storage: BTreeMap<U256, U256> = entry
+                .storage
+                .iter()
+                .filter(|(_, slot)| {
+                    if entry.wiped { !slot.value.is_zero() } else { slot.base != Some(slot.value) }
+                })
+                .map(|(k, slot)| (*k, slot.value))
+                .collect();
+            let storage_cleared = entry.wiped && entry.base.is_some();
+            if entry.base == Some(info) && storage.is_empty() && !storage_cleared {
+                continue;
+            }
+            if info.code_hash != KECCAK_EMPTY
+                && entry.base.map(|b| b.code_hash) != Some(info.code_hash)
+                && let Some(code) = entry.code.as_ref().or_else(|| self.codes.get(&info.code_hash))
+                {
+                    diff.codes.insert(info.code_hash, code.original_bytes());
+                }
+            diff.accounts
+                .insert(address, AccountDiff { info: Some(info), storage_cleared, storage });
+        }
+        diff
+    }
+}
+
+impl Database for Overlay<'_> {
+    type Error = DbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<RevmAccount>, DbError> {
+        let entry = self.entry(address)?;
+        let Some(info) = entry.info else { return Ok(None) };
+        let code = if info.code_hash == KECCAK_EMPTY {
+            Some(Bytecode::default())
+        } else {
+            entry.code.clone()
+        };
+        Ok(Some(RevmAccount {
+            balance: info.balance,
+            nonce: info.nonce,
+            code_hash: info.code_hash,
+            code,
+            ..Default::default()
+        }))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+        if let Some(code) = self.codes.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        self.base.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        let base_state = self.base.state;
+        let entry = self.entry(address)?;
+        if let Some(slot) = entry.storage.get(&index) {
+            return Ok(slot.value);
+        }
+        if entry.wiped || entry.base.is_none() {
+            // Storage of an account created or destroyed in this block (or that did not exist
+            // before it) starts empty: nothing to read from the base.
+            return Ok(U256::ZERO);
+        }
+        let value = base_state.storage(address, index)?;
+        entry.storage.insert(index, Slot { base: Some(value), value });
+        self.reads.insert(StateKey::Slot(address, index));
+        Ok(value)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+        self.base.block_hash_ref(number)
+    }
+}
+
+impl DatabaseCommit for Overlay<'_> {
+    fn commit(&mut self, changes: EvmState) {
+        for (address, account) in changes {
+            // Every touched account was loaded through `basic` first, so this cannot read the
+            // base; an error here would be a store failure mid-commit.
+            if let Err(e) = self.apply(address, &account) {
+                tracing::error!(target: "sequencer::executor", %address, error = %e, "commit failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Assembles the node from its parts: store, txpool, executor, block producer and RPC server.
+//!
+//! [`spawn`] starts everything and returns a [`NodeHandle`]; tests, the devnet and the batcher
+//! use the handle, the binary only parses flags into a [`NodeConfig`] and calls [`spawn`].
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use alloy_primitives::{Address, B256, Bytes};
+use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
+use tokio::sync::{Notify, broadcast, oneshot, watch};
+
+use crate::{
+    chain::ChainSpec,
+    executor::{BlockExecutor, CodeCache, SequentialExecutor},
+    genesis::Genesis,
+    rpc::{self, RpcConfig},
+    state::StateReader,
+    store::{GenesisBlock, StateView, Store, StoreConfig, StoreError, StoredBlock},
+    txpool::{AddOutcome, CheckedTx, PoolConfig, PoolError, PooledTx, TxPool, ValidationRules},
+};
+
+/// Default HTTP/WebSocket port.
+pub const DEFAULT_HTTP_PORT: u16 = 9545;
+
+/// When blocks are sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockTime {
+    /// Every interval, with or without transactions.
+    Interval(Duration),
+    /// As soon as transactions are pending (for tests and demos).
+    OnDemand,
+}
+
+/// Which executor builds blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecMode {
+    /// Parallel execution by access-set partitioning.
+    #[default]
+    Parallel,
+    /// One transaction after another (the reference).
+    Sequential,
+}
+
+/// Everything the node needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Where the database lives.
+    pub datadir: PathBuf,
+    /// The genesis (`--dev` or a file).
+    pub genesis: Genesis,
+    /// Address the RPC server binds.
+    pub http_addr: IpAddr,
+    /// Port of the RPC server (HTTP and WebSocket); 0 picks a free one.
+    pub http_port: u16,
+    /// Origins allowed by CORS (`*` for any); empty disables CORS headers.
+    pub cors_domains: Vec<String>,
+    /// When blocks are sealed.
+    pub block_time: BlockTime,
+    /// Receiver of priority fees; the genesis coinbase when unset.
+    pub fee_recipient: Option<Address>,
+    /// Extra data written into every header (at most 32 bytes).
+    pub extra_data: Bytes,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// Txpool limits.
+    pub pool: PoolConfig,
+    /// Lowest max fee per gas admitted.
+    pub min_fee: u128,
+    /// Store settings (history window, cache).
+    pub store: StoreConfig,
+    /// Executor choice.
+    pub exec: ExecMode,
+    /// RPC limits.
+    pub rpc: RpcConfig,
+}
+
+impl NodeConfig {
+    /// A `--dev` node with the defaults of the binary, storing in `datadir`.
+    pub fn dev(datadir: PathBuf) -> Self {
+        Self {
+            datadir,
+            genesis: Genesis::dev(),
+            http_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            http_port: DEFAULT_HTTP_PORT,
+            cors_domains: Vec::new(),
+            block_time: BlockTime::Interval(Duration::from_secs(1)),
+            fee_recipient: None,
+            extra_data: Bytes::new(),
+            max_block_txs: 100_000,
+            pool: PoolConfig::default(),
+            min_fee: 1,
+            store: StoreConfig::default(),
+            exec: ExecMode::default(),
+            rpc: RpcConfig::default(),
+        }
+    }
+
+    /// A `--dev` node for tests: port 0, blocks sealed on demand.
+    pub fn for_tests(datadir: PathBuf) -> Self {
+        Self { http_port: 0, block_time: BlockTime::OnDemand, ..Self::dev(datadir) }
+    }
+}
+
+/// Errors starting the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The RPC server could not start.
+    #[error("cannot start the RPC server on {addr}: {source}")]
+    Rpc {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The L2 block heights known to be posted to L1 (`safe`) and final there (`finalized`).
+#[derive(Debug, Default)]
+pub(crate) struct L1Heads {
+    pub(crate) safe: AtomicU64,
+    pub(crate) finalized: AtomicU64,
+    /// Whether a batcher reports heights; without one, `safe` and `finalized` follow the head.
+    pub(crate) reported: std::sync::atomic::AtomicBool,
+}
+
+/// The running node's shared state.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) store: Arc<Store>,
+    pub(crate) spec: ChainSpec,
+    pub(crate) pool: Mutex<TxPool>,
+    pub(crate) executor: Arc<dyn BlockExecutor>,
+    pub(crate) codes: Arc<CodeCache>,
+    /// The state after the head block, shared by admission and RPC reads.
+    latest: RwLock<Arc<StateView>>,
+    pub(crate) blocks: broadcast::Sender<Arc<StoredBlock>>,
+    pub(crate) pending_txs: broadcast::Sender<Arc<PooledTx>>,
+    pub(crate) tx_arrived: Notify,
+    pub(crate) l1: L1Heads,
+    pub(crate) max_block_bytes: AtomicUsize,
+    pub(crate) config: NodeConfig,
+    recovery: std::sync::mpsc::SyncSender<RecoveryJob>,
+}
+
+type RecoveryJob = (Bytes, oneshot::Sender<Result<CheckedTx, PoolError>>);
+
+impl Node {
+    fn new(config: NodeConfig) -> Result<Arc<Self>, NodeError> {
+        if config.extra_data.len() > 32 {
+            return Err(NodeError::Config("extra data is longer than 32 bytes".into()));
+        }
+        let genesis = GenesisBlock::new(&config.genesis)?;
+        let store = Arc::new(Store::open(&config.datadir, &genesis, config.store.clone())?);
+        let spec = ChainSpec::from_genesis(&config.genesis);
+        let rules = ValidationRules {
+            chain_id: spec.chain_id,
+            hardfork: spec.hardfork,
+            block_gas_limit: spec.gas_limit,
+            min_fee: config.min_fee,
+            max_tx_bytes: crate::txpool::MAX_TX_BYTES,
+        };
+        let codes = Arc::new(CodeCache::default());
+        let executor: Arc<dyn BlockExecutor> = match config.exec {
+            ExecMode::Sequential | ExecMode::Parallel => {
+                Arc::new(SequentialExecutor::with_code_cache(codes.clone()))
+            }
+        };
+        let (recovery, jobs) = std::sync::mpsc::sync_channel::<RecoveryJob>(65_536);
+        let worker_rules = rules;
+        std::thread::Builder::new()
+            .name("sender-recovery".into())
+            .spawn(move || recovery_worker(&jobs, &worker_rules))
+            .map_err(|e| NodeError::Config(format!("cannot start the recovery thread: {e}")))?;
+        let latest = RwLock::new(Arc::new(store.latest()?));
+        Ok(Arc::new(Self {
+            pool: Mutex::new(TxPool::new(config.pool.clone())),
+            store,
+            spec,
+            executor,
+            codes,
+            latest,
+            blocks: broadcast::channel(1024).0,
+            pending_txs: broadcast::channel(16_384).0,
+            tx_arrived: Notify::new(),
+            l1: L1Heads::default(),
+            max_block_bytes: AtomicUsize::new(usize::MAX),
+            config,
+            recovery,
+        }))
+    }
+
+    /// The state after the head block.
+    pub fn latest_state(&self) -> Arc<StateView> {
+        self.latest.read().clone()
+    }
+
+    /// Decodes, checks and recovers the sender of a raw transaction on the recovery pool
+    /// (transactions arriving together are recovered in parallel on all cores).
+    pub(crate) async fn check(&self, raw: Bytes) -> Result<CheckedTx, PoolError> {
+        let (reply, answer) = oneshot::channel();
+        if self.recovery.send((raw, reply)).is_err() {
+            return Err(PoolError::PoolFull);
+        }
+        answer.await.unwrap_or(Err(PoolError::PoolFull))
+    }
+
+    /// Admits a checked transaction into the pool against the latest state.
+    pub(crate) fn admit(&self, checked: CheckedTx) -> Result<AddOutcome, PoolError> {
+        let sender = checked.tx.signer();
+        let (outcome, pooled) = {
+            let mut pool = self.pool.lock();
+            let account = self.latest.read().account(sender).map_err(|_| PoolError::PoolFull)?;
+            let outcome = pool.add(checked, account)?;
+            let pooled = pool.get(&outcome.hash);
+            (outcome, pooled)
+        };
+        if let Some(tx) = pooled {
+            let _ = self.pending_txs.send(tx);
+        }
+        self.tx_arrived.notify_one();
+        Ok(outcome)
+    }
+
+    /// Publishes a committed block: swaps the latest state, updates the pool, wakes watchers.
+    pub(crate) fn on_committed(
+        &self,
+        block: Arc<StoredBlock>,
+        next_nonces: Vec<(Address, u64)>,
+        drop: &[B256],
+    ) {
+        let view = self.store.latest();
+        {
+            let mut pool = self.pool.lock();
+            match view {
+                Ok(view) => *self.latest.write() = Arc::new(view),
+                Err(e) => {
+                    tracing::error!(target: "sequencer::node", error = %e, "cannot open the new head state")
+                }
+            }
+            for hash in drop {
+                pool.remove(hash);
+            }
+            pool.on_block(next_nonces);
+        }
+        let _ = self.blocks.send(block);
+    }
+
+    /// The `safe` and `finalized` block numbers.
+    pub(crate) fn l1_heads(&self) -> (u64, u64) {
+        let head = self.store.head_number();
+        if !self.l1.reported.load(Ordering::Acquire) {
+            return (head, head);
+        }
+        (
+            self.l1.safe.load(Ordering::Acquire).min(head),
+            self.l1.finalized.load(Ordering::Acquire).min(head),
+        )
+    }
+}
+
+fn recovery_worker(jobs: &std::sync::mpsc::Receiver<RecoveryJob>, rules: &ValidationRules) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 4096 {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        batch.into_par_iter().for_each(|(raw, reply)| {
+            let _ = reply.send(crate::txpool::check_raw(&raw, rules));
+        });
+    }
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    node: Arc<Node>,
+    rpc_addr: SocketAddr,
+    server: jsonrpsee::server::ServerHandle,
+    producer: tokio::task::JoinHandle<()>,
+    feeder: tokio::task::JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl NodeHandle {
+    /// The HTTP URL of the RPC server.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.rpc_addr)
+    }
+
+    /// The WebSocket URL of the RPC server (same port).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.rpc_addr)
+    }
+
+    /// The RPC server's address.
+    pub const fn rpc_addr(&self) -> SocketAddr {
+        self.rpc_addr
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.node.store
+    }
+
+    /// The chain spec.
+    pub fn chain_spec(&self) -> &ChainSpec {
+        &self.node.spec
+    }
+
+    /// The node's shared state.
+    pub const fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// New blocks as they are committed.
+    pub fn subscribe_blocks(&self) -> broadcast::Receiver<Arc<StoredBlock>> {
+        self.node.blocks.subscribe()
+    }
+
+    /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`).
+    pub fn set_l1_heads(&self, safe: u64, finalized: u64) {
+        self.node.l1.safe.store(safe, Ordering::Release);
+        self.node.l1.finalized.store(finalized, Ordering::Release);
+        self.node.l1.reported.store(true, Ordering::Release);
+    }
+
+    /// Caps the encoded transaction bytes of future blocks (batcher back-pressure); `None`
+    /// lifts the cap.
+    pub fn set_max_block_bytes(&self, max: Option<usize>) {
+        self.node.max_block_bytes.store(max.unwrap_or(usize::MAX), Ordering::Release);
+    }
+
+    /// Stops the producer and the RPC server and closes the store, waiting for all of them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.producer.await;
+        let _ = self.feeder.await;
+        let _ = self.server.stop();
+        self.server.stopped().await;
+        // Subscription tasks end as their connections close; the store closes with the last
+        // reference, and a restart on the same datadir needs it closed.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while Arc::strong_count(&self.node) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if Arc::strong_count(&self.node) > 1 {
+            tracing::warn!(target: "sequencer::node", "node still referenced after stop; the store stays open");
+        }
+    }
+}
+
+/// Starts a node: opens (or initialises) the store, starts the producer and the RPC server.
+///
+/// # Errors
+/// When the store cannot be opened, the genesis does not match the datadir, or the RPC port
+/// cannot be bound.
+pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
+    let node = Node::new(config)?;
+    let (shutdown, stop_rx) = watch::channel(false);
+    let (server, rpc_addr, feeder) = rpc::start(node.clone(), stop_rx.clone()).await?;
+    let producer = tokio::spawn(crate::producer::run(node.clone(), stop_rx));
+    let head = node.store.head();
+    tracing::info!(
+        target: "sequencer::node",
+        chain_id = node.spec.chain_id,
+        head = head.0.number,
+        head_hash = %head.1,
+        rpc = %rpc_addr,
+        exec = node.executor.name(),
+        "sequencer started"
+    );
+    Ok(NodeHandle { node, rpc_addr, server, producer, feeder, shutdown })
+}

@@ -1,0 +1,231 @@
+//! The JSON-RPC methods this node serves, as jsonrpsee traits: the server implements them and
+//! tests get typed clients for free. Subscriptions live in their own trait so the HTTP client
+//! does not need subscription support.
+
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    rpc::types::{
+        AccessListResult, Block, EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges,
+        Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+        pubsub::{Params, SubscriptionKind},
+        state::StateOverride,
+    },
+};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use jsonrpsee::{
+    core::{RpcResult, SubscriptionResult},
+    proc_macros::rpc,
+};
+
+/// The `eth_` namespace.
+#[rpc(server, client, namespace = "eth")]
+pub trait EthApi {
+    /// The chain id (EIP-155).
+    #[method(name = "chainId")]
+    fn chain_id(&self) -> RpcResult<U64>;
+
+    /// The head block number.
+    #[method(name = "blockNumber")]
+    fn block_number(&self) -> RpcResult<U64>;
+
+    /// Always `false`: the sequencer is the source of its chain.
+    #[method(name = "syncing")]
+    fn syncing(&self) -> RpcResult<SyncStatus>;
+
+    /// Accounts the node can sign for: none (keys stay in wallets).
+    #[method(name = "accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+
+    /// Balance at a block.
+    #[method(name = "getBalance")]
+    fn get_balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+
+    /// Nonce at a block; `pending` counts the txpool.
+    #[method(name = "getTransactionCount")]
+    fn get_transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+
+    /// Code at a block.
+    #[method(name = "getCode")]
+    fn get_code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+
+    /// A storage slot at a block.
+    #[method(name = "getStorageAt")]
+    fn get_storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
+
+    /// Executes a call without a transaction.
+    #[method(name = "call")]
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<Bytes>;
+
+    /// Estimates the gas a transaction needs.
+    #[method(name = "estimateGas")]
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<U64>;
+
+    /// The access list a transaction would use and its gas with that list.
+    #[method(name = "createAccessList")]
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
+
+    /// A gas price that gets a legacy transaction into the next block.
+    #[method(name = "gasPrice")]
+    fn gas_price(&self) -> RpcResult<U256>;
+
+    /// A priority fee that gets an EIP-1559 transaction into the next block.
+    #[method(name = "maxPriorityFeePerGas")]
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+
+    /// Base fees, gas use and reward percentiles of recent blocks.
+    #[method(name = "feeHistory")]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+
+    /// Submits a signed transaction.
+    #[method(name = "sendRawTransaction")]
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+
+    /// A transaction by hash (pending ones included).
+    #[method(name = "getTransactionByHash")]
+    fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+
+    /// A receipt by transaction hash.
+    #[method(name = "getTransactionReceipt")]
+    fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+
+    /// A block by number or tag.
+    #[method(name = "getBlockByNumber")]
+    fn get_block_by_number(&self, block: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+
+    /// A block by hash.
+    #[method(name = "getBlockByHash")]
+    fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+
+    /// All receipts of a block.
+    #[method(name = "getBlockReceipts")]
+    fn get_block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+
+    /// Number of transactions in a block, by number.
+    #[method(name = "getBlockTransactionCountByNumber")]
+    fn get_block_transaction_count_by_number(
+        &self,
+        block: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>>;
+
+    /// Number of transactions in a block, by hash.
+    #[method(name = "getBlockTransactionCountByHash")]
+    fn get_block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// A transaction by block number and index.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    fn get_transaction_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// A transaction by block hash and index.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    fn get_transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// Uncles: this chain has none.
+    #[method(name = "getUncleCountByBlockNumber")]
+    fn get_uncle_count_by_block_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+
+    /// Logs matching a filter.
+    #[method(name = "getLogs")]
+    fn get_logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+
+    /// Installs a log filter.
+    #[method(name = "newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
+
+    /// Installs a new-block filter.
+    #[method(name = "newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U256>;
+
+    /// Installs a pending-transaction filter.
+    #[method(name = "newPendingTransactionFilter")]
+    fn new_pending_transaction_filter(&self) -> RpcResult<U256>;
+
+    /// What a filter matched since the last poll.
+    #[method(name = "getFilterChanges")]
+    fn get_filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+
+    /// All logs a log filter matches.
+    #[method(name = "getFilterLogs")]
+    fn get_filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+
+    /// Removes a filter.
+    #[method(name = "uninstallFilter")]
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
+
+    /// EIP-1186 account and storage proofs.
+    #[method(name = "getProof")]
+    fn get_proof(
+        &self,
+        address: Address,
+        keys: Vec<B256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
+}
+
+/// The `eth_subscribe` pub/sub methods (WebSocket only).
+#[rpc(server, namespace = "eth")]
+pub trait EthPubSubApi {
+    /// Subscribes to `newHeads`, `logs` or `newPendingTransactions`.
+    #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
+    async fn subscribe(&self, kind: SubscriptionKind, params: Option<Params>)
+    -> SubscriptionResult;
+}
+
+/// The `net_` namespace.
+#[rpc(server, client, namespace = "net")]
+pub trait NetApi {
+    /// The chain id as a decimal string.
+    #[method(name = "version")]
+    fn version(&self) -> RpcResult<String>;
+
+    /// Always true.
+    #[method(name = "listening")]
+    fn listening(&self) -> RpcResult<bool>;
+
+    /// Always zero: a sequencer has no peers.
+    #[method(name = "peerCount")]
+    fn peer_count(&self) -> RpcResult<U64>;
+}
+
+/// The `web3_` namespace.
+#[rpc(server, client, namespace = "web3")]
+pub trait Web3Api {
+    /// Name and version of this node.
+    #[method(name = "clientVersion")]
+    fn client_version(&self) -> RpcResult<String>;
+
+    /// keccak256 of the input.
+    #[method(name = "sha3")]
+    fn sha3(&self, input: Bytes) -> RpcResult<B256>;
+}

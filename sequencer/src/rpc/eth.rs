@@ -1,0 +1,642 @@
+//! The `eth_`, `net_` and `web3_` methods, over the node's store, txpool and executor.
+
+use std::sync::Arc;
+
+use alloy::{
+    consensus::{Header as ConsensusHeader, Transaction as _},
+    eips::{BlockId, BlockNumberOrTag},
+    rpc::types::{
+        AccessListResult, Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory,
+        Filter, FilterBlockOption, FilterChanges, Index, Log, SyncStatus, Transaction,
+        TransactionReceipt, TransactionRequest, state::StateOverride,
+    },
+    serde::JsonStorageKey,
+};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY};
+use jsonrpsee::core::{RpcResult as JsonRpcResult, async_trait};
+
+use super::{
+    api::{EthApiServer, NetApiServer, Web3ApiServer},
+    convert,
+    error::{RpcError, RpcResult},
+    filters::{FilterKind, Filters},
+    overrides::OverriddenState,
+};
+use crate::{
+    executor::{self, BlockEnv},
+    node::Node,
+    state::StateReader,
+    store::{StateView, StoredBlock},
+};
+
+/// Lowest priority fee the node suggests (0.001 gwei): enough to order, cheap on an L2.
+const MIN_SUGGESTED_TIP: u128 = 1_000_000;
+/// Blocks sampled for the suggested tip.
+const TIP_SAMPLE_BLOCKS: u64 = 20;
+/// Most blocks one `eth_feeHistory` call covers.
+const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+
+/// The `eth_` API implementation.
+#[derive(Debug, Clone)]
+pub(crate) struct EthRpc {
+    node: Arc<Node>,
+    filters: Arc<Filters>,
+}
+
+/// A state to run against, and the block environment of that state's block.
+struct CallContext {
+    state: Arc<StateView>,
+    env: BlockEnv,
+}
+
+impl EthRpc {
+    pub(crate) const fn new(node: Arc<Node>, filters: Arc<Filters>) -> Self {
+        Self { node, filters }
+    }
+
+    fn head(&self) -> u64 {
+        self.node.store.head_number()
+    }
+
+    /// The block number a tag names (the head for `latest` and `pending`).
+    fn number_of(&self, tag: BlockNumberOrTag) -> u64 {
+        let head = self.head();
+        let (safe, finalized) = self.node.l1_heads();
+        match tag {
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => head,
+            BlockNumberOrTag::Safe => safe,
+            BlockNumberOrTag::Finalized => finalized,
+            BlockNumberOrTag::Earliest => 0,
+            BlockNumberOrTag::Number(n) => n,
+        }
+    }
+
+    /// The number of the block a block id names, if it exists.
+    fn resolve(&self, block: BlockId) -> RpcResult<Option<u64>> {
+        match block {
+            BlockId::Number(tag) => {
+                let number = self.number_of(tag);
+                Ok((number <= self.head()).then_some(number))
+            }
+            BlockId::Hash(hash) => Ok(self.node.store.blocks()?.number(&hash.block_hash)?),
+        }
+    }
+
+    fn stored_block(&self, number: u64) -> RpcResult<Option<StoredBlock>> {
+        Ok(self.node.store.blocks()?.block(number)?)
+    }
+
+    fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
+        Ok(self.node.store.blocks()?.header(number)?)
+    }
+
+    /// The state after the block `block` names (default: latest).
+    fn state(&self, block: Option<BlockId>) -> RpcResult<(Arc<StateView>, u64)> {
+        let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+        let number = self.resolve(block)?.ok_or(RpcError::HeaderNotFound)?;
+        let latest = self.node.latest_state();
+        if number == latest.block() {
+            return Ok((latest, number));
+        }
+        Ok((Arc::new(self.node.store.state_at(number)?), number))
+    }
+
+    /// The state and environment calls at `block` run in; `pending` runs in the next block.
+    fn call_context(&self, block: Option<BlockId>) -> RpcResult<CallContext> {
+        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        let (state, number) = self.state(block)?;
+        let header = self.header(number)?.ok_or(RpcError::HeaderNotFound)?;
+        let mut env =
+            BlockEnv::from_header(&header, self.node.spec.chain_id, self.node.spec.hardfork);
+        if pending {
+            env.number += 1;
+            env.timestamp += 1;
+            env.base_fee = self.node.spec.next_base_fee(&header);
+        }
+        Ok(CallContext { state, env })
+    }
+
+    fn with_overrides<T>(
+        &self,
+        state: &StateView,
+        overrides: Option<StateOverride>,
+        run: impl FnOnce(&dyn StateReader) -> RpcResult<T>,
+    ) -> RpcResult<T> {
+        match overrides {
+            Some(overrides) if !overrides.is_empty() => {
+                let overlay = OverriddenState::new(state, overrides)?;
+                run(&overlay)
+            }
+            _ => run(state),
+        }
+    }
+
+    fn next_base_fee(&self) -> u64 {
+        self.node.spec.next_base_fee(&self.node.store.head().0)
+    }
+
+    /// The suggested tip: a high percentile of recent tips, at least [`MIN_SUGGESTED_TIP`].
+    fn suggested_tip(&self) -> RpcResult<u128> {
+        let blocks = self.node.store.blocks()?;
+        let head = blocks.head();
+        let mut tips = Vec::new();
+        for number in head.saturating_sub(TIP_SAMPLE_BLOCKS - 1)..=head {
+            let Some(header) = blocks.header(number)? else { continue };
+            let base_fee = header.base_fee_per_gas.unwrap_or(0);
+            for tx in blocks.transactions(number)?.unwrap_or_default().iter().take(100) {
+                if let Some(tip) = tx.effective_tip_per_gas(base_fee) {
+                    tips.push(tip);
+                }
+            }
+        }
+        tips.sort_unstable();
+        let percentile = tips.get(tips.len() * 6 / 10).copied().unwrap_or(0);
+        Ok(percentile.max(MIN_SUGGESTED_TIP))
+    }
+
+    /// The inclusive block range of a log query.
+    fn log_range(&self, filter: &Filter) -> RpcResult<(u64, u64)> {
+        match filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let number =
+                    self.node.store.blocks()?.number(&hash)?.ok_or(RpcError::HeaderNotFound)?;
+                Ok((number, number))
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let head = self.head();
+                let from = from_block.map_or(head, |t| self.number_of(t));
+                let to = to_block.map_or(head, |t| self.number_of(t)).min(head);
+                Ok((from, to))
+            }
+        }
+    }
+
+    /// Logs matching `filter` in blocks `from..=to`.
+    fn logs_in(&self, filter: &Filter, from: u64, to: u64) -> RpcResult<Vec<Log>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let max_range = self.node.config.rpc.max_logs_range;
+        if to - from + 1 > max_range {
+            return Err(RpcError::BlockRangeTooLarge { max: max_range });
+        }
+        let blocks = self.node.store.blocks()?;
+        let mut logs = Vec::new();
+        for number in from..=to {
+            let Some(header) = blocks.header(number)? else { break };
+            if !filter.matches_bloom(header.logs_bloom) {
+                continue;
+            }
+            let Some(block) = blocks.block(number)? else { break };
+            logs.extend(convert::logs(&block).filter(|log| filter.matches(&log.inner)));
+            if logs.len() > self.node.config.rpc.max_logs {
+                return Err(RpcError::TooManyLogs { max: self.node.config.rpc.max_logs });
+            }
+        }
+        Ok(logs)
+    }
+
+    fn block_by_number(&self, tag: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        let number = self.number_of(tag);
+        Ok(self.stored_block(number)?.map(|b| convert::block(&b, full)))
+    }
+
+    fn fee_history(
+        &self,
+        count: u64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        if let Some(p) = &percentiles {
+            let sorted = p.windows(2).all(|w| w[0] <= w[1]);
+            if !sorted || p.iter().any(|v| !(0.0..=100.0).contains(v)) {
+                return Err(RpcError::InvalidParams(
+                    "reward percentiles must be ascending values between 0 and 100".into(),
+                ));
+            }
+        }
+        let newest = self.number_of(newest).min(self.head());
+        let count = count.min(MAX_FEE_HISTORY_BLOCKS).min(newest + 1);
+        let oldest = newest + 1 - count;
+        let blocks = self.node.store.blocks()?;
+        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut rewards = Vec::new();
+        let mut last_header = None;
+        for number in oldest..=newest {
+            let header = blocks.header(number)?.ok_or(RpcError::HeaderNotFound)?;
+            history.base_fee_per_gas.push(u128::from(header.base_fee_per_gas.unwrap_or(0)));
+            history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
+            history.base_fee_per_blob_gas.push(1);
+            history.blob_gas_used_ratio.push(0.0);
+            if let Some(percentiles) = &percentiles {
+                let block = blocks.block(number)?.ok_or(RpcError::HeaderNotFound)?;
+                rewards.push(block_rewards(&block, percentiles));
+            }
+            last_header = Some(header);
+        }
+        if let Some(header) = last_header {
+            history.base_fee_per_gas.push(u128::from(self.node.spec.next_base_fee(&header)));
+            history.base_fee_per_blob_gas.push(1);
+        }
+        history.reward = percentiles.map(|_| rewards);
+        Ok(history)
+    }
+}
+
+/// Tips at the given percentiles of a block's gas (geth's weighting).
+fn block_rewards(block: &StoredBlock, percentiles: &[f64]) -> Vec<u128> {
+    let base_fee = block.header.base_fee_per_gas.unwrap_or(0);
+    if block.transactions.is_empty() {
+        return vec![0; percentiles.len()];
+    }
+    let mut previous = 0;
+    let mut txs: Vec<(u128, u64)> = block
+        .transactions
+        .iter()
+        .zip(&block.receipts)
+        .map(|(tx, receipt)| {
+            let gas = receipt.cumulative_gas_used() - previous;
+            previous = receipt.cumulative_gas_used();
+            (tx.effective_tip_per_gas(base_fee).unwrap_or(0), gas)
+        })
+        .collect();
+    txs.sort_unstable_by_key(|(tip, _)| *tip);
+    let total: u64 = txs.iter().map(|(_, gas)| gas).sum();
+    percentiles
+        .iter()
+        .map(|p| {
+            let threshold = (total as f64 * p / 100.0) as u64;
+            let mut cumulative = 0;
+            for (tip, gas) in &txs {
+                cumulative += gas;
+                if cumulative >= threshold {
+                    return *tip;
+                }
+            }
+            txs.last().map_or(0, |(tip, _)| *tip)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl EthApiServer for EthRpc {
+    fn chain_id(&self) -> JsonRpcResult<U64> {
+        Ok(U64::from(self.node.spec.chain_id))
+    }
+
+    fn block_number(&self) -> JsonRpcResult<U64> {
+        Ok(U64::from(self.head()))
+    }
+
+    fn syncing(&self) -> JsonRpcResult<SyncStatus> {
+        Ok(SyncStatus::None)
+    }
+
+    fn accounts(&self) -> JsonRpcResult<Vec<Address>> {
+        Ok(Vec::new())
+    }
+
+    fn get_balance(&self, address: Address, block: Option<BlockId>) -> JsonRpcResult<U256> {
+        let (state, _) = self.state(block)?;
+        let account = state.account(address).map_err(RpcError::from)?;
+        Ok(account.map(|a| a.balance).unwrap_or_default())
+    }
+
+    fn get_transaction_count(
+        &self,
+        address: Address,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<U64> {
+        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        let (state, _) = self.state(block)?;
+        let nonce = state.account(address).map_err(RpcError::from)?.map_or(0, |a| a.nonce);
+        if pending {
+            let pooled = self.node.pool.lock().pending_nonce(&address).unwrap_or(0);
+            return Ok(U64::from(nonce.max(pooled)));
+        }
+        Ok(U64::from(nonce))
+    }
+
+    fn get_code(&self, address: Address, block: Option<BlockId>) -> JsonRpcResult<Bytes> {
+        let (state, _) = self.state(block)?;
+        let Some(account) = state.account(address).map_err(RpcError::from)? else {
+            return Ok(Bytes::new());
+        };
+        if account.code_hash == KECCAK_EMPTY {
+            return Ok(Bytes::new());
+        }
+        Ok(state.code(account.code_hash).map_err(RpcError::from)?.unwrap_or_default())
+    }
+
+    fn get_storage_at(
+        &self,
+        address: Address,
+        slot: U256,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<B256> {
+        let (state, _) = self.state(block)?;
+        Ok(B256::from(state.storage(address, slot).map_err(RpcError::from)?))
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> JsonRpcResult<Bytes> {
+        let ctx = self.call_context(block)?;
+        let gas_cap = self.node.config.rpc.gas_cap;
+        let output = self.with_overrides(&ctx.state, overrides, |state| {
+            Ok(executor::call(state, &self.node.codes, &ctx.env, &request, gas_cap)?.output)
+        })?;
+        Ok(output)
+    }
+
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> JsonRpcResult<U64> {
+        let ctx = self.call_context(block.or(Some(BlockId::Number(BlockNumberOrTag::Pending))))?;
+        let gas_cap = self.node.config.rpc.gas_cap;
+        let gas = self.with_overrides(&ctx.state, overrides, |state| {
+            Ok(executor::estimate_gas(state, &self.node.codes, &ctx.env, &request, gas_cap)?)
+        })?;
+        Ok(U64::from(gas))
+    }
+
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<AccessListResult> {
+        let ctx = self.call_context(block)?;
+        let (access_list, gas_used, error) = executor::create_access_list(
+            ctx.state.as_ref(),
+            &self.node.codes,
+            &ctx.env,
+            &request,
+            self.node.config.rpc.gas_cap,
+        )
+        .map_err(RpcError::from)?;
+        Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
+    }
+
+    fn gas_price(&self) -> JsonRpcResult<U256> {
+        Ok(U256::from(u128::from(self.next_base_fee()) + self.suggested_tip()?))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> JsonRpcResult<U256> {
+        Ok(U256::from(self.suggested_tip()?))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> JsonRpcResult<FeeHistory> {
+        Ok(Self::fee_history(self, block_count.to(), newest, reward_percentiles)?)
+    }
+
+    async fn send_raw_transaction(&self, raw: Bytes) -> JsonRpcResult<B256> {
+        let checked = self.node.check(raw).await.map_err(RpcError::from)?;
+        let outcome = self.node.admit(checked).map_err(RpcError::from)?;
+        Ok(outcome.hash)
+    }
+
+    fn get_transaction_by_hash(&self, hash: B256) -> JsonRpcResult<Option<Transaction>> {
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        if let Some(location) = blocks.tx_location(&hash).map_err(RpcError::from)? {
+            let Some(block) = blocks.block(location.block).map_err(RpcError::from)? else {
+                return Ok(None);
+            };
+            let index = location.index as usize;
+            return Ok(block
+                .transactions
+                .get(index)
+                .map(|tx| convert::transaction(&block, index, tx)));
+        }
+        Ok(self.node.pool.lock().get(&hash).map(|p| convert::pending_transaction(&p.tx)))
+    }
+
+    fn get_transaction_receipt(&self, hash: B256) -> JsonRpcResult<Option<TransactionReceipt>> {
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        let Some(location) = blocks.tx_location(&hash).map_err(RpcError::from)? else {
+            return Ok(None);
+        };
+        let Some(block) = blocks.block(location.block).map_err(RpcError::from)? else {
+            return Ok(None);
+        };
+        Ok(convert::receipt(&block, location.index as usize))
+    }
+
+    fn get_block_by_number(
+        &self,
+        block: BlockNumberOrTag,
+        full: bool,
+    ) -> JsonRpcResult<Option<Block>> {
+        Ok(self.block_by_number(block, full)?)
+    }
+
+    fn get_block_by_hash(&self, hash: B256, full: bool) -> JsonRpcResult<Option<Block>> {
+        let Some(number) = self
+            .node
+            .store
+            .blocks()
+            .map_err(RpcError::from)?
+            .number(&hash)
+            .map_err(RpcError::from)?
+        else {
+            return Ok(None);
+        };
+        Ok(self.stored_block(number)?.map(|b| convert::block(&b, full)))
+    }
+
+    fn get_block_receipts(&self, block: BlockId) -> JsonRpcResult<Option<Vec<TransactionReceipt>>> {
+        let Some(number) = self.resolve(block)? else { return Ok(None) };
+        Ok(self.stored_block(number)?.map(|b| convert::receipts(&b)))
+    }
+
+    fn get_block_transaction_count_by_number(
+        &self,
+        block: BlockNumberOrTag,
+    ) -> JsonRpcResult<Option<U64>> {
+        let number = self.number_of(block);
+        let txs = self
+            .node
+            .store
+            .blocks()
+            .map_err(RpcError::from)?
+            .transactions(number)
+            .map_err(RpcError::from)?;
+        Ok(txs.map(|t| U64::from(t.len())))
+    }
+
+    fn get_block_transaction_count_by_hash(&self, hash: B256) -> JsonRpcResult<Option<U64>> {
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        let Some(number) = blocks.number(&hash).map_err(RpcError::from)? else { return Ok(None) };
+        Ok(blocks.transactions(number).map_err(RpcError::from)?.map(|t| U64::from(t.len())))
+    }
+
+    fn get_transaction_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> JsonRpcResult<Option<Transaction>> {
+        let Some(stored) = self.stored_block(self.number_of(block))? else { return Ok(None) };
+        let i = index.0;
+        Ok(stored.transactions.get(i).map(|tx| convert::transaction(&stored, i, tx)))
+    }
+
+    fn get_transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> JsonRpcResult<Option<Transaction>> {
+        let Some(number) = self
+            .node
+            .store
+            .blocks()
+            .map_err(RpcError::from)?
+            .number(&hash)
+            .map_err(RpcError::from)?
+        else {
+            return Ok(None);
+        };
+        let Some(stored) = self.stored_block(number)? else { return Ok(None) };
+        let i = index.0;
+        Ok(stored.transactions.get(i).map(|tx| convert::transaction(&stored, i, tx)))
+    }
+
+    fn get_uncle_count_by_block_number(
+        &self,
+        block: BlockNumberOrTag,
+    ) -> JsonRpcResult<Option<U64>> {
+        Ok((self.number_of(block) <= self.head()).then_some(U64::ZERO))
+    }
+
+    fn get_logs(&self, filter: Filter) -> JsonRpcResult<Vec<Log>> {
+        let (from, to) = self.log_range(&filter)?;
+        Ok(self.logs_in(&filter, from, to)?)
+    }
+
+    fn new_filter(&self, filter: Filter) -> JsonRpcResult<U256> {
+        Ok(self.filters.install(FilterKind::Logs(Box::new(filter)), self.head() + 1))
+    }
+
+    fn new_block_filter(&self) -> JsonRpcResult<U256> {
+        Ok(self.filters.install(FilterKind::Blocks, self.head() + 1))
+    }
+
+    fn new_pending_transaction_filter(&self) -> JsonRpcResult<U256> {
+        Ok(self
+            .filters
+            .install(FilterKind::PendingTransactions(Default::default()), self.head() + 1))
+    }
+
+    fn get_filter_changes(&self, id: U256) -> JsonRpcResult<FilterChanges> {
+        let head = self.head();
+        let poll = self.filters.poll(id, head).ok_or(RpcError::FilterNotFound)?;
+        Ok(match poll.kind {
+            FilterKind::Blocks => {
+                let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+                let mut hashes = Vec::new();
+                for number in poll.from_block..=head {
+                    if let Some(hash) = blocks.hash(number).map_err(RpcError::from)? {
+                        hashes.push(hash);
+                    }
+                }
+                FilterChanges::Hashes(hashes)
+            }
+            FilterKind::PendingTransactions(hashes) => FilterChanges::Hashes(hashes.into()),
+            FilterKind::Logs(filter) => {
+                let (_, to) = self.log_range(&filter)?;
+                let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));
+                FilterChanges::Logs(self.logs_in(&filter, from, to)?)
+            }
+        })
+    }
+
+    fn get_filter_logs(&self, id: U256) -> JsonRpcResult<Vec<Log>> {
+        match self.filters.log_filter(id) {
+            None => Err(RpcError::FilterNotFound.into()),
+            Some(None) => Err(RpcError::InvalidParams("filter is not a log filter".into()).into()),
+            Some(Some(filter)) => self.get_logs(filter),
+        }
+    }
+
+    fn uninstall_filter(&self, id: U256) -> JsonRpcResult<bool> {
+        Ok(self.filters.uninstall(id))
+    }
+
+    fn get_proof(
+        &self,
+        address: Address,
+        keys: Vec<B256>,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<EIP1186AccountProofResponse> {
+        let (state, _) = self.state(block)?;
+        let account = state.account_with_root(&keccak256(address)).map_err(RpcError::from)?;
+        let (account_proof, storage) = state.proofs(address, &keys).map_err(RpcError::from)?;
+        let (info, storage_hash) = account.unwrap_or((Default::default(), EMPTY_ROOT_HASH));
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: info.balance,
+            code_hash: info.code_hash,
+            nonce: info.nonce,
+            storage_hash,
+            account_proof,
+            storage_proof: keys
+                .into_iter()
+                .zip(storage)
+                .map(|(key, (value, proof))| EIP1186StorageProof {
+                    key: JsonStorageKey::from(key),
+                    value,
+                    proof,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The `net_` API.
+#[derive(Debug, Clone)]
+pub(crate) struct NetRpc {
+    pub(crate) chain_id: u64,
+}
+
+impl NetApiServer for NetRpc {
+    fn version(&self) -> JsonRpcResult<String> {
+        Ok(self.chain_id.to_string())
+    }
+
+    fn listening(&self) -> JsonRpcResult<bool> {
+        Ok(true)
+    }
+
+    fn peer_count(&self) -> JsonRpcResult<U64> {
+        Ok(U64::ZERO)
+    }
+}
+
+/// The `web3_` API.
+#[derive(Debug, Clone)]
+pub(crate) struct Web3Rpc;
+
+impl Web3ApiServer for Web3Rpc {
+    fn client_version(&self) -> JsonRpcResult<String> {
+        Ok(format!(
+            "rollup-sequencer/v{}/{}-{}",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ))
+    }
+
+    fn sha3(&self, input: Bytes) -> JsonRpcResult<B256> {
+        Ok(keccak256(input))
+    }
+}

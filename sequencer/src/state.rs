@@ -1,0 +1,220 @@
+//! The state model shared by the executor, the store and the RPC: accounts, the
+//! [`StateReader`] seam the executor reads through, and the [`StateDiff`] a block produces.
+//!
+//! These types are ours, not revm's, so the executor backend can change without touching the
+//! store, the block builder or the derivation tool.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_trie::KECCAK_EMPTY;
+
+/// An account as execution sees it (the storage root is the store's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountInfo {
+    /// Number of transactions sent (or contracts created, for a contract).
+    pub nonce: u64,
+    /// Balance in wei.
+    pub balance: U256,
+    /// keccak256 of the code; `KECCAK_EMPTY` for an account without code.
+    pub code_hash: B256,
+}
+
+impl Default for AccountInfo {
+    fn default() -> Self {
+        Self { nonce: 0, balance: U256::ZERO, code_hash: KECCAK_EMPTY }
+    }
+}
+
+impl AccountInfo {
+    /// An account holding only a balance.
+    pub fn with_balance(balance: U256) -> Self {
+        Self { balance, ..Self::default() }
+    }
+
+    /// Whether the account is empty in the EIP-161 sense (no nonce, balance or code).
+    pub fn is_empty(&self) -> bool {
+        self.nonce == 0 && self.balance.is_zero() && self.code_hash == KECCAK_EMPTY
+    }
+}
+
+/// The change to one account in a block.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccountDiff {
+    /// The account after the block; `None` when it no longer exists (destroyed, or touched
+    /// while empty, per EIP-161).
+    pub info: Option<AccountInfo>,
+    /// The account's previous storage is gone before `storage` applies (it was destroyed, or
+    /// created anew at this address).
+    pub storage_cleared: bool,
+    /// Changed slots and their new values; zero means the slot is cleared.
+    pub storage: BTreeMap<U256, U256>,
+}
+
+/// Everything a block (or the genesis allocation) changes in the state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StateDiff {
+    /// Changed accounts, sorted by address so the diff is deterministic.
+    pub accounts: BTreeMap<Address, AccountDiff>,
+    /// Code first deployed by this block, by hash.
+    pub codes: BTreeMap<B256, Bytes>,
+}
+
+impl StateDiff {
+    /// Number of changed accounts plus changed slots: the size the state root work scales with.
+    pub fn touched_keys(&self) -> usize {
+        self.accounts.values().map(|a| 1 + a.storage.len()).sum()
+    }
+
+    /// Folds `later` (the next changes) into `self`, as if both were applied in order.
+    pub fn extend(&mut self, later: Self) {
+        self.codes.extend(later.codes);
+        for (address, diff) in later.accounts {
+            let entry = self.accounts.entry(address).or_default();
+            entry.info = diff.info;
+            if diff.storage_cleared {
+                entry.storage_cleared = true;
+                entry.storage.clear();
+            }
+            entry.storage.extend(diff.storage);
+        }
+    }
+}
+
+/// Errors reading state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The underlying store failed.
+    #[error("state store: {0}")]
+    Store(String),
+    /// The requested historical state is no longer kept.
+    #[error(
+        "state of block {block} is no longer available (history kept: blocks {oldest} to {head})"
+    )]
+    Pruned {
+        /// The requested block.
+        block: u64,
+        /// The oldest block whose state is kept.
+        oldest: u64,
+        /// The newest block.
+        head: u64,
+    },
+}
+
+/// Read access to one state (a block's post-state): what the executor runs against.
+///
+/// Implementations must be cheap to call from many threads at once.
+pub trait StateReader: Sync + std::fmt::Debug {
+    /// The account at `address`, or `None` if it does not exist.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StateError>;
+
+    /// The value of `slot` in `address`'s storage (zero when unset).
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError>;
+
+    /// The code with hash `code_hash`, if known.
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>, StateError>;
+
+    /// The hash of block `number`, if it is an ancestor within reach (for `BLOCKHASH`).
+    ///
+    /// # Errors
+    /// When the store fails.
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError>;
+}
+
+impl<T: StateReader + ?Sized> StateReader for &T {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        (**self).account(address)
+    }
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        (**self).storage(address, slot)
+    }
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>, StateError> {
+        (**self).code(code_hash)
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        (**self).block_hash(number)
+    }
+}
+
+impl<T: StateReader + ?Sized + Send> StateReader for std::sync::Arc<T> {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        (**self).account(address)
+    }
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        (**self).storage(address, slot)
+    }
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>, StateError> {
+        (**self).code(code_hash)
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        (**self).block_hash(number)
+    }
+}
+
+/// A state held in memory: for tests, benchmarks and replaying fixture blocks.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryState {
+    /// Accounts by address.
+    pub accounts: std::collections::HashMap<Address, AccountInfo>,
+    /// Storage by (address, slot); absent means zero.
+    pub storage: std::collections::HashMap<(Address, U256), U256>,
+    /// Code by hash.
+    pub codes: std::collections::HashMap<B256, Bytes>,
+    /// Block hashes by number, for `BLOCKHASH`.
+    pub block_hashes: std::collections::HashMap<u64, B256>,
+}
+
+impl MemoryState {
+    /// Inserts an account with code, returning its code hash.
+    pub fn insert_contract(&mut self, address: Address, code: Bytes, balance: U256) -> B256 {
+        let code_hash = alloy_primitives::keccak256(&code);
+        self.codes.insert(code_hash, code);
+        self.accounts.insert(address, AccountInfo { nonce: 1, balance, code_hash });
+        code_hash
+    }
+
+    /// Applies a block's diff, as the store would.
+    pub fn apply(&mut self, diff: &StateDiff) {
+        self.codes.extend(diff.codes.iter().map(|(h, c)| (*h, c.clone())));
+        for (address, change) in &diff.accounts {
+            if change.storage_cleared || change.info.is_none() {
+                self.storage.retain(|(a, _), _| a != address);
+            }
+            for (slot, value) in &change.storage {
+                if value.is_zero() {
+                    self.storage.remove(&(*address, *slot));
+                } else {
+                    self.storage.insert((*address, *slot), *value);
+                }
+            }
+            match change.info {
+                Some(info) => self.accounts.insert(*address, info),
+                None => self.accounts.remove(address),
+            };
+        }
+    }
+}
+
+impl StateReader for MemoryState {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        Ok(self.accounts.get(&address).copied())
+    }
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        Ok(self.storage.get(&(address, slot)).copied().unwrap_or_default())
+    }
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>, StateError> {
+        Ok(self.codes.get(&code_hash).cloned())
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        Ok(self.block_hashes.get(&number).copied())
+    }
+}

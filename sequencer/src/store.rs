@@ -1,0 +1,572 @@
+//! The node's persistent state and history in redb: accounts, storage, code, the tries, block
+//! headers, bodies, receipts and the transaction index.
+//!
+//! Architecture invariant: a block, its receipts, its state and its trie records are written in
+//! one redb transaction and committed durably before the head pointer moves; readers only see
+//! blocks up to the head, so nothing the RPC serves can be lost by a crash.
+//!
+//! The state of the most recent [`StoreConfig::history_blocks`] blocks stays readable: every
+//! write records the key's previous value, keyed so that a view of an older block finds it with
+//! one range lookup, and blocks older than the window have their history pruned.
+
+mod codec;
+mod commit;
+mod tables;
+mod view;
+
+use std::{path::Path, sync::Arc};
+
+use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
+use alloy_primitives::B256;
+use parking_lot::RwLock;
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+
+pub use commit::PreparedState;
+pub use view::{StateView, StorageProof};
+
+use crate::{state::StateDiff, trie::TrieError};
+
+use tables::meta;
+
+/// Default number of recent blocks whose state stays readable.
+pub const DEFAULT_HISTORY_BLOCKS: u64 = 128;
+
+/// Store settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// How many recent blocks' states stay readable (`eth_call`, `eth_getBalance`,
+    /// `eth_getProof` at a block number); at least 128 is kept by default.
+    pub history_blocks: u64,
+    /// redb's page cache size in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { history_blocks: DEFAULT_HISTORY_BLOCKS, cache_bytes: 512 << 20 }
+    }
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb failed.
+    #[error("database: {0}")]
+    Db(#[from] redb::Error),
+    /// Stored bytes did not parse.
+    #[error("corrupt {what} in the store: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it did not parse.
+        reason: String,
+    },
+    /// The trie structure is inconsistent with the flat state.
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    /// The datadir belongs to another chain or another genesis.
+    #[error(
+        "datadir was created for genesis {stored} (chain {stored_chain}), not {expected} (chain {expected_chain}); use another --datadir"
+    )]
+    GenesisMismatch {
+        /// Genesis hash in the datadir.
+        stored: B256,
+        /// Chain id in the datadir.
+        stored_chain: u64,
+        /// Genesis hash of the configured genesis.
+        expected: B256,
+        /// Configured chain id.
+        expected_chain: u64,
+    },
+    /// The datadir uses another storage layout.
+    #[error("datadir has storage schema {found}, this build uses {expected}")]
+    Schema {
+        /// Found.
+        found: u64,
+        /// Expected.
+        expected: u64,
+    },
+    /// A block was committed out of order.
+    #[error("block {got} does not extend the head {head}")]
+    NotNextBlock {
+        /// The head.
+        head: u64,
+        /// The block given.
+        got: u64,
+    },
+    /// The state of a block outside the kept history was asked for.
+    #[error("state of block {block} is not available (kept: blocks {oldest} to {head})")]
+    StateUnavailable {
+        /// The block asked for.
+        block: u64,
+        /// Oldest block whose state is kept.
+        oldest: u64,
+        /// The head.
+        head: u64,
+    },
+}
+
+macro_rules! redb_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                Self::Db(e.into())
+            }
+        }
+    )*};
+}
+redb_from!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<StoreError> for crate::state::StateError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::StateUnavailable { block, oldest, head } => {
+                Self::Pruned { block, oldest, head }
+            }
+            other => Self::Store(other.to_string()),
+        }
+    }
+}
+
+/// A block as it is persisted: header, hash, transactions with senders, receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// The header.
+    pub header: Header,
+    /// keccak of the RLP header.
+    pub hash: B256,
+    /// The transactions with their recovered senders.
+    pub transactions: Vec<Recovered<TxEnvelope>>,
+    /// One receipt per transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+}
+
+/// Where a transaction is: block number and index in the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Block number.
+    pub block: u64,
+    /// Index in the block.
+    pub index: u32,
+}
+
+/// The embedded database holding state and history.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    config: StoreConfig,
+    /// The newest committed header; readers never look past it.
+    head: RwLock<Arc<(Header, B256)>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, initialising it with `genesis` when new.
+    ///
+    /// # Errors
+    /// When the database cannot be opened, or was created for another genesis.
+    pub fn open(
+        dir: &Path,
+        genesis: &GenesisBlock,
+        config: StoreConfig,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Db(redb::StorageError::Io(e).into()))?;
+        let db = Database::builder()
+            .set_cache_size(config.cache_bytes)
+            .create(dir.join("state.redb"))?;
+        Self::init(db, genesis, config)
+    }
+
+    /// A store held in memory (tests, benchmarks, the derivation tool's scratch state).
+    ///
+    /// # Errors
+    /// When initialisation fails.
+    pub fn in_memory(genesis: &GenesisBlock, config: StoreConfig) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(config.cache_bytes)
+            .create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::init(db, genesis, config)
+    }
+
+    fn init(db: Database, genesis: &GenesisBlock, config: StoreConfig) -> Result<Self, StoreError> {
+        let existing = {
+            let txn = db.begin_read()?;
+            match txn.open_table(tables::META) {
+                Ok(meta) => read_u64(&meta, meta::HEAD)?,
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let (header, hash) = match existing {
+            Some(head) => {
+                let txn = db.begin_read()?;
+                let meta_table = txn.open_table(tables::META)?;
+                let schema = read_u64(&meta_table, meta::SCHEMA)?.unwrap_or(0);
+                if schema != tables::SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        found: schema,
+                        expected: tables::SCHEMA_VERSION,
+                    });
+                }
+                let stored = meta_table
+                    .get(meta::GENESIS_HASH)?
+                    .map(|v| B256::from_slice(v.value()))
+                    .unwrap_or_default();
+                let stored_chain = read_u64(&meta_table, meta::CHAIN_ID)?.unwrap_or_default();
+                if stored != genesis.hash || stored_chain != genesis.chain_id {
+                    return Err(StoreError::GenesisMismatch {
+                        stored,
+                        stored_chain,
+                        expected: genesis.hash,
+                        expected_chain: genesis.chain_id,
+                    });
+                }
+                let header = read_header(&txn, head)?.ok_or(StoreError::Corrupt {
+                    what: "head",
+                    reason: format!("header {head} missing"),
+                })?;
+                let hash = header.hash_slow();
+                (header, hash)
+            }
+            None => {
+                let txn = db.begin_write()?;
+                commit::apply(&txn, 0, &genesis.prepared)?;
+                let block = StoredBlock {
+                    header: genesis.header.clone(),
+                    hash: genesis.hash,
+                    transactions: vec![],
+                    receipts: vec![],
+                };
+                write_block(&txn, &block)?;
+                {
+                    let mut meta_table = txn.open_table(tables::META)?;
+                    meta_table.insert(meta::GENESIS_HASH, genesis.hash.as_slice())?;
+                    meta_table.insert(meta::CHAIN_ID, genesis.chain_id.to_be_bytes().as_slice())?;
+                    meta_table
+                        .insert(meta::SCHEMA, tables::SCHEMA_VERSION.to_be_bytes().as_slice())?;
+                    meta_table.insert(meta::PRUNED, 0u64.to_be_bytes().as_slice())?;
+                }
+                // Create every table so that read transactions can open them.
+                txn.open_table(tables::HISTORY_BY_BLOCK)?;
+                txn.open_table(tables::TX_INDEX)?;
+                txn.commit()?;
+                (genesis.header.clone(), genesis.hash)
+            }
+        };
+        Ok(Self { db, config, head: RwLock::new(Arc::new((header, hash))) })
+    }
+
+    /// The store settings.
+    pub const fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// The newest committed header and its hash.
+    pub fn head(&self) -> Arc<(Header, B256)> {
+        self.head.read().clone()
+    }
+
+    /// The newest committed block number.
+    pub fn head_number(&self) -> u64 {
+        self.head.read().0.number
+    }
+
+    /// A view of the state after the head block.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn latest(&self) -> Result<StateView, StoreError> {
+        let head = self.head_number();
+        let txn = self.db.begin_read()?;
+        StateView::open(&txn, head, head)
+    }
+
+    /// A view of the state after block `number`, if it is within the kept history.
+    ///
+    /// # Errors
+    /// [`StoreError::StateUnavailable`] for a block outside the history, or a database error.
+    pub fn state_at(&self, number: u64) -> Result<StateView, StoreError> {
+        let head = self.head_number();
+        let txn = self.db.begin_read()?;
+        let oldest = self.oldest_state(&txn)?;
+        if number > head || number < oldest {
+            return Err(StoreError::StateUnavailable { block: number, oldest, head });
+        }
+        StateView::open(&txn, number, head)
+    }
+
+    /// The oldest block whose state is still readable.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn oldest_state_block(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        self.oldest_state(&txn)
+    }
+
+    fn oldest_state(&self, txn: &ReadTransaction) -> Result<u64, StoreError> {
+        Ok(read_u64(&txn.open_table(tables::META)?, meta::PRUNED)?.unwrap_or(0))
+    }
+
+    /// Computes the state root and writes of `diff` applied to `parent`.
+    ///
+    /// # Errors
+    /// When the parent state cannot be read.
+    pub fn prepare(
+        &self,
+        parent: &StateView,
+        diff: &StateDiff,
+    ) -> Result<PreparedState, StoreError> {
+        commit::prepare(parent, diff)
+    }
+
+    /// Durably commits the next block with its state, then moves the head to it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotNextBlock`] if `block` does not extend the head, or a database error
+    /// (in which case nothing was written).
+    pub fn commit_block(
+        &self,
+        block: &StoredBlock,
+        state: &PreparedState,
+    ) -> Result<(), StoreError> {
+        let number = block.header.number;
+        let head = self.head_number();
+        if number != head + 1 {
+            return Err(StoreError::NotNextBlock { head, got: number });
+        }
+        let txn = self.db.begin_write()?;
+        commit::apply(&txn, number, state)?;
+        write_block(&txn, block)?;
+        let keep = self.config.history_blocks.max(1);
+        if number > keep {
+            let meta_table = txn.open_table(tables::META)?;
+            let pruned = read_u64(&meta_table, meta::PRUNED)?.unwrap_or(0);
+            drop(meta_table);
+            let upto = number - keep;
+            if upto > pruned {
+                commit::prune_history(&txn, pruned + 1, upto)?;
+                txn.open_table(tables::META)?
+                    .insert(meta::PRUNED, upto.to_be_bytes().as_slice())?;
+            }
+        }
+        txn.commit()?;
+        *self.head.write() = Arc::new((block.header.clone(), block.hash));
+        Ok(())
+    }
+
+    /// Opens a read transaction for block and transaction lookups.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn blocks(&self) -> Result<BlockReader, StoreError> {
+        Ok(BlockReader { txn: self.db.begin_read()?, head: self.head_number() })
+    }
+}
+
+/// Reads blocks, receipts and the transaction index (up to the head at opening).
+#[derive(Debug)]
+pub struct BlockReader {
+    txn: ReadTransaction,
+    head: u64,
+}
+
+impl BlockReader {
+    /// The head block number this reader sees.
+    pub const fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// The header of block `number`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn header(&self, number: u64) -> Result<Option<Header>, StoreError> {
+        if number > self.head {
+            return Ok(None);
+        }
+        read_header(&self.txn, number)
+    }
+
+    /// The hash of block `number`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        if number > self.head {
+            return Ok(None);
+        }
+        let table = self.txn.open_table(tables::CANONICAL)?;
+        Ok(table.get(number)?.map(|h| B256::from_slice(h.value())))
+    }
+
+    /// The number of the block with hash `hash`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn number(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
+        let table = self.txn.open_table(tables::BLOCK_NUMBERS)?;
+        Ok(table.get(hash.as_slice())?.map(|n| n.value()).filter(|n| *n <= self.head))
+    }
+
+    /// The transactions of block `number`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn transactions(
+        &self,
+        number: u64,
+    ) -> Result<Option<Vec<Recovered<TxEnvelope>>>, StoreError> {
+        if number > self.head {
+            return Ok(None);
+        }
+        let table = self.txn.open_table(tables::BODIES)?;
+        table.get(number)?.map(|b| codec::decode_body(b.value())).transpose()
+    }
+
+    /// The receipts of block `number`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, StoreError> {
+        if number > self.head {
+            return Ok(None);
+        }
+        let table = self.txn.open_table(tables::RECEIPTS)?;
+        table.get(number)?.map(|b| codec::decode_receipts(b.value())).transpose()
+    }
+
+    /// The whole block `number`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn block(&self, number: u64) -> Result<Option<StoredBlock>, StoreError> {
+        let Some(header) = self.header(number)? else { return Ok(None) };
+        let hash = self.hash(number)?.unwrap_or_else(|| header.hash_slow());
+        Ok(Some(StoredBlock {
+            header,
+            hash,
+            transactions: self.transactions(number)?.unwrap_or_default(),
+            receipts: self.receipts(number)?.unwrap_or_default(),
+        }))
+    }
+
+    /// Where transaction `hash` was included.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>, StoreError> {
+        let table = self.txn.open_table(tables::TX_INDEX)?;
+        let Some(value) = table.get(hash.as_slice())? else { return Ok(None) };
+        let bytes = value.value();
+        if bytes.len() != 12 {
+            return Err(StoreError::Corrupt { what: "tx index", reason: "length".into() });
+        }
+        let block = u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"));
+        let index = u32::from_be_bytes(bytes[8..].try_into().expect("4 bytes"));
+        Ok((block <= self.head).then_some(TxLocation { block, index }))
+    }
+}
+
+/// The genesis block with its state already resolved: what [`Store::open`] writes to a new
+/// datadir and checks an existing one against.
+#[derive(Debug)]
+pub struct GenesisBlock {
+    /// Chain id.
+    pub chain_id: u64,
+    /// The genesis header (its state root included).
+    pub header: Header,
+    /// The header's hash.
+    pub hash: B256,
+    prepared: PreparedState,
+}
+
+impl GenesisBlock {
+    /// Resolves the genesis allocation into its state root and header, in memory.
+    ///
+    /// # Errors
+    /// Only on internal store errors.
+    pub fn new(genesis: &crate::genesis::Genesis) -> Result<Self, StoreError> {
+        let scratch =
+            Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        {
+            let txn = scratch.begin_write()?;
+            for table in [
+                tables::ACCOUNTS,
+                tables::STORAGE,
+                tables::CODE,
+                tables::ACCOUNT_TRIE,
+                tables::STORAGE_TRIE,
+                tables::HISTORY,
+            ] {
+                txn.open_table(table)?;
+            }
+            txn.open_table(tables::CANONICAL)?;
+            txn.commit()?;
+        }
+        let empty = StateView::open(&scratch.begin_read()?, 0, 0)?;
+        let prepared = commit::prepare(&empty, &genesis.state_diff())?;
+        let header = crate::chain::genesis_header(genesis, prepared.state_root);
+        let hash = header.hash_slow();
+        Ok(Self { chain_id: genesis.chain_id, header, hash, prepared })
+    }
+
+    /// The genesis state root.
+    pub const fn state_root(&self) -> B256 {
+        self.prepared.state_root
+    }
+}
+
+fn read_u64(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<u64>, StoreError> {
+    let Some(value) = table.get(key)? else { return Ok(None) };
+    let bytes: [u8; 8] = value.value().try_into().map_err(|_| StoreError::Corrupt {
+        what: "metadata",
+        reason: format!("{key} is not 8 bytes"),
+    })?;
+    Ok(Some(u64::from_be_bytes(bytes)))
+}
+
+fn read_header(txn: &ReadTransaction, number: u64) -> Result<Option<Header>, StoreError> {
+    let table = txn.open_table(tables::HEADERS)?;
+    table.get(number)?.map(|h| codec::decode_header(h.value())).transpose()
+}
+
+fn write_block(txn: &redb::WriteTransaction, block: &StoredBlock) -> Result<(), StoreError> {
+    let number = block.header.number;
+    txn.open_table(tables::HEADERS)?
+        .insert(number, codec::encode_header(&block.header).as_slice())?;
+    txn.open_table(tables::CANONICAL)?.insert(number, block.hash.as_slice())?;
+    txn.open_table(tables::BLOCK_NUMBERS)?.insert(block.hash.as_slice(), number)?;
+    txn.open_table(tables::BODIES)?
+        .insert(number, codec::encode_body(&block.transactions).as_slice())?;
+    txn.open_table(tables::RECEIPTS)?
+        .insert(number, codec::encode_receipts(&block.receipts).as_slice())?;
+    let mut index = txn.open_table(tables::TX_INDEX)?;
+    for (i, tx) in block.transactions.iter().enumerate() {
+        let mut location = [0u8; 12];
+        location[..8].copy_from_slice(&number.to_be_bytes());
+        location[8..].copy_from_slice(&(i as u32).to_be_bytes());
+        index.insert(tx.tx_hash().as_slice(), location.as_slice())?;
+    }
+    {
+        let mut meta_table = txn.open_table(tables::META)?;
+        meta_table.insert(meta::HEAD, number.to_be_bytes().as_slice())?;
+    }
+    Ok(())
+}
+
+/// Convenience for tests: the balance of an account in a view.
+#[cfg(any(test, feature = "test-utils"))]
+pub fn balance_of(view: &StateView, address: alloy_primitives::Address) -> alloy_primitives::U256 {
+    use crate::state::StateReader;
+    view.account(address).expect("readable").map(|a| a.balance).unwrap_or_default()
+}

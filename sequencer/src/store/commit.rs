@@ -1,0 +1,278 @@
+//! Turns a block's [`StateDiff`] into its state root and the exact writes that persist it.
+//!
+//! [`prepare`] only reads (the parent state, through a [`StateView`]) and can run while RPC
+//! readers use the same state; storage tries of different accounts are updated in parallel,
+//! then the account trie (itself parallel across subtries). [`apply`] writes the result inside
+//! the block's write transaction, recording each key's previous value as history.
+
+use std::collections::HashSet;
+
+use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_trie::EMPTY_ROOT_HASH;
+use rayon::prelude::*;
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::{
+    StateView, StoreError, codec,
+    tables::{self, Kind},
+};
+use crate::{
+    state::StateDiff,
+    trie::{self, Change, ChildRef, TrieId, TrieUpdate},
+};
+
+/// A block's state changes, resolved to hashed keys, new trie records and the state root.
+#[derive(Debug, Default)]
+pub struct PreparedState {
+    /// The state root after the block.
+    pub state_root: B256,
+    accounts: Vec<Change>,
+    /// Accounts whose whole storage (flat entries and trie) goes before `storage` applies.
+    storage_wipes: Vec<B256>,
+    storage: Vec<([u8; 64], Option<Vec<u8>>)>,
+    account_trie: TrieUpdate,
+    storage_tries: Vec<(B256, TrieUpdate)>,
+    codes: Vec<(B256, Bytes)>,
+}
+
+/// Computes the state root after applying `diff` to the state `parent`, and the writes.
+///
+/// # Errors
+/// When the parent state cannot be read or is inconsistent.
+pub(super) fn prepare(parent: &StateView, diff: &StateDiff) -> Result<PreparedState, StoreError> {
+    struct AccountWork {
+        hashed: B256,
+        wipe: bool,
+        storage: Vec<Change>,
+    }
+    let work: Vec<AccountWork> = diff
+        .accounts
+        .iter()
+        .map(|(address, change)| {
+            let wipe = change.storage_cleared || change.info.is_none();
+            let mut storage: Vec<Change> = if change.info.is_none() {
+                Vec::new()
+            } else {
+                change
+                    .storage
+                    .iter()
+                    .map(|(slot, value)| {
+                        let leaf = (!value.is_zero()).then(|| codec::encode_storage_value(*value));
+                        (keccak256(slot.to_be_bytes::<32>()), leaf)
+                    })
+                    .collect()
+            };
+            storage.sort_unstable_by_key(|a| a.0);
+            AccountWork { hashed: keccak256(address), wipe, storage }
+        })
+        .collect();
+
+    // Storage tries, in parallel across accounts.
+    let changes: Vec<_> = diff.accounts.iter().collect();
+    let storage_results: Vec<(B256, Option<TrieUpdate>)> = work
+        .par_iter()
+        .zip(changes.par_iter())
+        .map(|(w, (_, change))| {
+            if change.info.is_none() {
+                return Ok((w.hashed, None));
+            }
+            if w.storage.is_empty() && !w.wipe {
+                return Ok((w.hashed, None));
+            }
+            let trie_id = TrieId::Storage(w.hashed);
+            let root = if w.wipe { ChildRef::Empty } else { parent.trie_root(trie_id)? };
+            let update = trie::update(parent, trie_id, &root, &w.storage)?;
+            Ok((w.hashed, Some(update)))
+        })
+        .collect::<Result<_, StoreError>>()?;
+
+    let mut prepared = PreparedState::default();
+    let mut account_changes = Vec::with_capacity(work.len());
+    for ((w, (_, change)), (_, update)) in work.iter().zip(&diff.accounts).zip(storage_results) {
+        if w.wipe {
+            prepared.storage_wipes.push(w.hashed);
+        }
+        let leaf = match change.info {
+            None => None,
+            Some(info) => {
+                let storage_root = match &update {
+                    Some(update) => update.root.root_hash(),
+                    None => parent.account_with_root(&w.hashed)?.map_or(EMPTY_ROOT_HASH, |a| a.1),
+                };
+                Some(codec::encode_account(&info, storage_root))
+            }
+        };
+        account_changes.push((w.hashed, leaf));
+        for (slot, value) in &w.storage {
+            prepared.storage.push((tables::storage_key(&w.hashed, slot), value.clone()));
+        }
+        if let Some(update) = update {
+            prepared.storage_tries.push((w.hashed, update));
+        }
+    }
+    account_changes.sort_unstable_by_key(|a| a.0);
+    let account_root = parent.trie_root(TrieId::Accounts)?;
+    prepared.account_trie =
+        trie::update(parent, TrieId::Accounts, &account_root, &account_changes)?;
+    prepared.state_root = prepared.account_trie.root.root_hash();
+    prepared.accounts = account_changes;
+    prepared.codes = diff.codes.iter().map(|(h, c)| (*h, c.clone())).collect();
+    Ok(prepared)
+}
+
+/// Writes a versioned table entry and, once per key and block, its previous value as history.
+struct VersionedWriter<'t> {
+    history: Table<'t, &'static [u8], &'static [u8]>,
+    block: u64,
+    /// History keys written for this block (kind ‖ key), for pruning later.
+    touched: Vec<u8>,
+    seen: HashSet<Vec<u8>>,
+    record_history: bool,
+}
+
+impl VersionedWriter<'_> {
+    fn put(
+        &mut self,
+        table: &mut Table<'_, &'static [u8], &'static [u8]>,
+        kind: Kind,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let old = match value {
+            Some(value) => table.insert(key, value)?.map(|g| g.value().to_vec()),
+            None => table.remove(key)?.map(|g| g.value().to_vec()),
+        };
+        if old.as_deref() == value {
+            return Ok(());
+        }
+        self.remember(kind, key, old.as_deref())
+    }
+
+    fn remember(&mut self, kind: Kind, key: &[u8], old: Option<&[u8]>) -> Result<(), StoreError> {
+        if !self.record_history {
+            return Ok(());
+        }
+        let mut id = Vec::with_capacity(1 + key.len());
+        id.push(kind as u8);
+        id.extend_from_slice(key);
+        if !self.seen.insert(id.clone()) {
+            return Ok(()); // the value before the block is already recorded
+        }
+        self.touched.extend_from_slice(&id);
+        let hk = tables::history_key(kind, key, self.block);
+        self.history.insert(hk.as_slice(), tables::history_value(old).as_slice())?;
+        Ok(())
+    }
+
+    /// Removes every entry whose key starts with `prefix`, recording each as history.
+    fn wipe_prefix(
+        &mut self,
+        table: &mut Table<'_, &'static [u8], &'static [u8]>,
+        kind: Kind,
+        prefix: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut end = prefix.to_vec();
+        end.extend_from_slice(&[0xff; 40]);
+        let removed: Vec<(Vec<u8>, Vec<u8>)> = table
+            .extract_from_if(prefix..end.as_slice(), |_, _| true)?
+            .map(|entry| entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+            .collect::<Result<_, _>>()?;
+        for (key, old) in removed {
+            self.remember(kind, &key, Some(&old))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `prepared` as the state after `block` inside `txn`. History is recorded for every
+/// block but the genesis block.
+pub(super) fn apply(
+    txn: &WriteTransaction,
+    block: u64,
+    prepared: &PreparedState,
+) -> Result<(), StoreError> {
+    let mut writer = VersionedWriter {
+        history: txn.open_table(tables::HISTORY)?,
+        block,
+        touched: Vec::new(),
+        seen: HashSet::new(),
+        record_history: block > 0,
+    };
+    let mut accounts = txn.open_table(tables::ACCOUNTS)?;
+    let mut storage = txn.open_table(tables::STORAGE)?;
+    let mut account_trie = txn.open_table(tables::ACCOUNT_TRIE)?;
+    let mut storage_trie = txn.open_table(tables::STORAGE_TRIE)?;
+    let mut code = txn.open_table(tables::CODE)?;
+
+    for owner in &prepared.storage_wipes {
+        writer.wipe_prefix(&mut storage, Kind::Storage, owner.as_slice())?;
+        writer.wipe_prefix(&mut storage_trie, Kind::StorageTrie, owner.as_slice())?;
+    }
+    for (key, value) in &prepared.storage {
+        writer.put(&mut storage, Kind::Storage, key, value.as_deref())?;
+    }
+    for (owner, update) in &prepared.storage_tries {
+        for (path, record) in &update.records {
+            let key = tables::storage_trie_key(owner, &tables::path_key(path));
+            let bytes = record.as_ref().map(trie::Record::encode);
+            writer.put(&mut storage_trie, Kind::StorageTrie, &key, bytes.as_deref())?;
+        }
+        let root_key = tables::storage_trie_key(owner, &tables::ROOT_PATH_KEY);
+        let root = (!update.root.is_empty()).then(|| trie::encode_root(&update.root));
+        writer.put(&mut storage_trie, Kind::StorageTrie, &root_key, root.as_deref())?;
+    }
+    for (hashed, value) in &prepared.accounts {
+        writer.put(&mut accounts, Kind::Account, hashed.as_slice(), value.as_deref())?;
+    }
+    for (path, record) in &prepared.account_trie.records {
+        let bytes = record.as_ref().map(trie::Record::encode);
+        writer.put(
+            &mut account_trie,
+            Kind::AccountTrie,
+            &tables::path_key(path),
+            bytes.as_deref(),
+        )?;
+    }
+    let root = trie::encode_root(&prepared.account_trie.root);
+    writer.put(&mut account_trie, Kind::AccountTrie, &tables::ROOT_PATH_KEY, Some(&root))?;
+    for (hash, bytes) in &prepared.codes {
+        if code.get(hash.as_slice())?.is_none() {
+            code.insert(hash.as_slice(), bytes.as_ref())?;
+        }
+    }
+    if writer.record_history {
+        let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
+        by_block.insert(block, writer.touched.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Deletes the history written by blocks up to and including `upto`.
+pub(super) fn prune_history(
+    txn: &WriteTransaction,
+    from: u64,
+    upto: u64,
+) -> Result<(), StoreError> {
+    let mut history = txn.open_table(tables::HISTORY)?;
+    let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
+    for block in from..=upto {
+        let Some(keys) = by_block.remove(block)?.map(|g| g.value().to_vec()) else { continue };
+        let mut rest = keys.as_slice();
+        while let Some((&kind, tail)) = rest.split_first() {
+            let kind = Kind::from_u8(kind).ok_or(StoreError::Corrupt {
+                what: "history index",
+                reason: format!("unknown kind {kind}"),
+            })?;
+            let len = kind.key_len();
+            if tail.len() < len {
+                return Err(StoreError::Corrupt {
+                    what: "history index",
+                    reason: "truncated".into(),
+                });
+            }
+            history.remove(tables::history_key(kind, &tail[..len], block).as_slice())?;
+            rest = &tail[len..];
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The redb tables and how their keys are laid out.
+//!
+//! State is keyed by hashed address and hashed slot: the same keys the tries use, so a flat
+//! entry is also the value of its trie leaf and the trie never needs a second copy.
+
+use alloy_primitives::B256;
+use alloy_trie::Nibbles;
+use redb::TableDefinition;
+
+/// Small metadata: head, genesis hash, chain id, schema version, pruning mark.
+pub(crate) const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+/// keccak(address) → RLP of the trie account (nonce, balance, storage root, code hash).
+pub(crate) const ACCOUNTS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("accounts");
+/// keccak(address) ‖ keccak(slot) → RLP of the value.
+pub(crate) const STORAGE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("storage");
+/// code hash → code.
+pub(crate) const CODE: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("code");
+/// path key → trie record of the account trie.
+pub(crate) const ACCOUNT_TRIE: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("account_trie");
+/// keccak(address) ‖ path key → trie record of that account's storage trie.
+pub(crate) const STORAGE_TRIE: TableDefinition<'_, &[u8], &[u8]> =
+    TableDefinition::new("storage_trie");
+/// kind ‖ key ‖ block (big-endian) → the value the key had before that block.
+pub(crate) const HISTORY: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("history");
+/// block → the history keys (kind ‖ key) the block wrote, for pruning.
+pub(crate) const HISTORY_BY_BLOCK: TableDefinition<'_, u64, &[u8]> =
+    TableDefinition::new("history_by_block");
+/// block number → RLP header.
+pub(crate) const HEADERS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("headers");
+/// block number → block hash.
+pub(crate) const CANONICAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("canonical");
+/// block hash → block number.
+pub(crate) const BLOCK_NUMBERS: TableDefinition<'_, &[u8], u64> =
+    TableDefinition::new("block_numbers");
+/// block number → transactions (sender and EIP-2718 bytes).
+pub(crate) const BODIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("bodies");
+/// block number → receipts (EIP-2718 bytes).
+pub(crate) const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
+/// transaction hash → block number (8 bytes) ‖ index in block (4 bytes).
+pub(crate) const TX_INDEX: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("tx_index");
+
+/// Keys of [`META`].
+pub(crate) mod meta {
+    pub(crate) const HEAD: &str = "head";
+    pub(crate) const GENESIS_HASH: &str = "genesis_hash";
+    pub(crate) const CHAIN_ID: &str = "chain_id";
+    pub(crate) const SCHEMA: &str = "schema";
+    /// Highest block whose history entries were pruned: states before it are gone.
+    pub(crate) const PRUNED: &str = "pruned";
+}
+
+/// Version of this layout; a datadir written with another is refused.
+pub(crate) const SCHEMA_VERSION: u64 = 1;
+
+/// Which versioned table a history entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    Account = 1,
+    Storage = 2,
+    AccountTrie = 3,
+    StorageTrie = 4,
+}
+
+impl Kind {
+    pub(crate) const fn key_len(self) -> usize {
+        match self {
+            Self::Account => 32,
+            Self::Storage => 64,
+            Self::AccountTrie => PATH_KEY_LEN,
+            Self::StorageTrie => 32 + PATH_KEY_LEN,
+        }
+    }
+
+    pub(crate) const fn from_u8(byte: u8) -> Option<Self> {
+        Some(match byte {
+            1 => Self::Account,
+            2 => Self::Storage,
+            3 => Self::AccountTrie,
+            4 => Self::StorageTrie,
+            _ => return None,
+        })
+    }
+}
+
+/// Length of an encoded trie path: 32 packed bytes plus the nibble count.
+pub(crate) const PATH_KEY_LEN: usize = 33;
+
+/// The pseudo-path under which a trie's root reference is stored.
+pub(crate) const ROOT_PATH_KEY: [u8; PATH_KEY_LEN] = [0xff; PATH_KEY_LEN];
+
+/// Encodes a nibble path as a fixed-length key (packed nibbles, zero-padded, then the length).
+pub(crate) fn path_key(path: &Nibbles) -> [u8; PATH_KEY_LEN] {
+    let mut key = [0u8; PATH_KEY_LEN];
+    path.pack_to(&mut key[..32]);
+    key[32] = path.len() as u8;
+    key
+}
+
+/// keccak(address) ‖ keccak(slot).
+pub(crate) fn storage_key(hashed_address: &B256, hashed_slot: &B256) -> [u8; 64] {
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(hashed_address.as_slice());
+    key[32..].copy_from_slice(hashed_slot.as_slice());
+    key
+}
+
+/// keccak(address) ‖ path key.
+pub(crate) fn storage_trie_key(hashed_address: &B256, path: &[u8; PATH_KEY_LEN]) -> [u8; 65] {
+    let mut key = [0u8; 65];
+    key[..32].copy_from_slice(hashed_address.as_slice());
+    key[32..].copy_from_slice(path);
+    key
+}
+
+/// kind ‖ key ‖ block.
+pub(crate) fn history_key(kind: Kind, key: &[u8], block: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + key.len() + 8);
+    out.push(kind as u8);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&block.to_be_bytes());
+    out
+}
+
+/// A history value: 0 for "absent before the block", else 1 ‖ old value.
+pub(crate) fn history_value(old: Option<&[u8]>) -> Vec<u8> {
+    match old {
+        None => vec![0],
+        Some(old) => {
+            let mut out = Vec::with_capacity(1 + old.len());
+            out.push(1);
+            out.extend_from_slice(old);
+            out
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The transaction pool: validated transactions waiting for a block.
+//!
+//! Each sender has a nonce-ordered queue. The run of transactions whose nonces follow the
+//! sender's next nonce without a gap is *pending* (executable); the rest is *queued* until the
+//! gap fills. Block building takes pending transactions in fee priority while keeping each
+//! sender's nonce order. Senders are recovered once, at admission ([`check_raw`]), and kept
+//! with the transaction.
+//!
+//! Limits: a pool-wide cap (the cheapest transaction is evicted for a better-paying one), a
+//! per-sender cap, a cap on queued (gapped) transactions per sender and on how far ahead of the
+//! next nonce a transaction may be. A transaction with the nonce of a pooled one replaces it
+//! only when both its fee cap and its tip are at least [`PoolConfig::price_bump_percent`] higher.
+
+mod error;
+mod validate;
+
+use std::{
+    collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap},
+    sync::Arc,
+};
+
+use alloy::consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_primitives::{Address, B256, U256};
+
+pub use error::PoolError;
+pub use validate::{
+    CheckedTx, IntrinsicGas, MAX_INITCODE_SIZE, MAX_TX_BYTES, TX_GAS_LIMIT_CAP, ValidationRules,
+    check_decoded, check_raw, intrinsic_gas,
+};
+
+use crate::state::AccountInfo;
+
+/// Pool limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most transactions in the pool.
+    pub max_txs: usize,
+    /// Most transactions of one sender.
+    pub max_per_sender: usize,
+    /// Most queued (not yet executable) transactions of one sender.
+    pub max_queued_per_sender: usize,
+    /// How far beyond the sender's next nonce a transaction may be.
+    pub max_nonce_ahead: u64,
+    /// Fee increase, in percent, a same-nonce replacement must offer.
+    pub price_bump_percent: u128,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_txs: 200_000,
+            max_per_sender: 16_384,
+            max_queued_per_sender: 64,
+            max_nonce_ahead: 16_384,
+            price_bump_percent: 10,
+        }
+    }
+}
+
+/// A transaction in the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PooledTx {
+    /// The transaction and its sender.
+    pub tx: Recovered<TxEnvelope>,
+    /// Its hash.
+    pub hash: B256,
+    /// Its encoded size.
+    pub size: usize,
+    /// Arrival order, to break fee ties first-come first-served.
+    seq: u64,
+}
+
+impl PooledTx {
+    /// The sender.
+    pub fn sender(&self) -> Address {
+        self.tx.signer()
+    }
+
+    /// The nonce.
+    pub fn nonce(&self) -> u64 {
+        self.tx.nonce()
+    }
+
+    /// The tip this transaction pays per gas at `base_fee`, or `None` if its fee cap is below.
+    pub fn effective_tip(&self, base_fee: u64) -> Option<u128> {
+        self.tx.effective_tip_per_gas(base_fee)
+    }
+}
+
+/// What [`TxPool::add`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddOutcome {
+    /// The new transaction's hash.
+    pub hash: B256,
+    /// The hash of a same-nonce transaction it replaced.
+    pub replaced: Option<B256>,
+    /// Whether it is executable now (no nonce gap before it).
+    pub pending: bool,
+    /// Transactions evicted to make room.
+    pub evicted: Vec<B256>,
+}
+
+#[derive(Debug, Default)]
+struct SenderQueue {
+    /// The sender's next nonce in the latest state.
+    state_nonce: u64,
+    /// The nonce after the gap-free run starting at `state_nonce`.
+    pending_end: u64,
+    txs: BTreeMap<u64, Arc<PooledTx>>,
+}
+
+impl SenderQueue {
+    fn advance_pending(&mut self) {
+        self.pending_end = self.pending_end.max(self.state_nonce);
+        while self.txs.contains_key(&self.pending_end) {
+            self.pending_end += 1;
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.txs.len() - (self.pending_end - self.state_nonce) as usize
+    }
+}
+
+/// The pool. Not synchronised: the node wraps it in a mutex.
+#[derive(Debug, Default)]
+pub struct TxPool {
+    config: PoolConfig,
+    senders: HashMap<Address, SenderQueue>,
+    by_hash: HashMap<B256, Arc<PooledTx>>,
+    /// (max fee, arrival, hash): the eviction order, cheapest first.
+    by_fee: BTreeSet<(u128, u64, B256)>,
+    next_seq: u64,
+}
+
+impl TxPool {
+    /// An empty pool.
+    pub fn new(config: PoolConfig) -> Self {
+        Self { config, ..Default::default() }
+    }
+
+    /// Number of transactions.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Number of pending (executable) and queued transactions.
+    pub fn counts(&self) -> (usize, usize) {
+        let queued: usize = self.senders.values().map(SenderQueue::queued).sum();
+        (self.len() - queued, queued)
+    }
+
+    /// A pooled transaction by hash.
+    pub fn get(&self, hash: &B256) -> Option<Arc<PooledTx>> {
+        self.by_hash.get(hash).cloned()
+    }
+
+    /// The sender's next nonce counting its pending transactions, if the pool tracks it.
+    pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        self.senders.get(sender).map(|q| q.pending_end)
+    }
+
+    /// Admits a checked transaction given its sender's account in the latest state.
+    ///
+    /// # Errors
+    /// Nonce too low or too far ahead, insufficient funds, an underpriced replacement, a full
+    /// pool, or a duplicate.
+    pub fn add(
+        &mut self,
+        checked: CheckedTx,
+        account: Option<AccountInfo>,
+    ) -> Result<AddOutcome, PoolError> {
+        if self.by_hash.contains_key(&checked.hash) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        let sender = checked.tx.signer();
+        let account = account.unwrap_or_default();
+        let tx = checked.tx.inner();
+        let nonce = tx.nonce();
+        let queue_nonce = self.senders.get(&sender).map_or(0, |q| q.state_nonce);
+        let next = account.nonce.max(queue_nonce);
+        if nonce < next {
+            return Err(PoolError::NonceTooLow { next, got: nonce });
+        }
+        if nonce - next >= self.config.max_nonce_ahead {
+            return Err(PoolError::NonceTooHigh {
+                next,
+                got: nonce,
+                max_ahead: self.config.max_nonce_ahead,
+            });
+        }
+        let cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value();
+        if account.balance < cost {
+            return Err(PoolError::InsufficientFunds {
+                address: sender,
+                have: account.balance,
+                want: cost,
+            });
+        }
+
+        let existing = self.senders.get(&sender).and_then(|q| q.txs.get(&nonce)).cloned();
+        if let Some(old) = &existing {
+            if !self.is_sufficient_bump(old, tx) {
+                return Err(PoolError::ReplacementUnderpriced);
+            }
+        } else {
+            let queue = self.senders.get(&sender);
+            let count = queue.map_or(0, |q| q.txs.len());
+            if count >= self.config.max_per_sender {
+                return Err(PoolError::PoolFull);
+            }
+            let pending_end = queue.map_or(next, |q| q.pending_end.max(next));
+            let queued = queue.map_or(0, SenderQueue::queued);
+            if nonce > pending_end && queued >= self.config.max_queued_per_sender {
+                return Err(PoolError::PoolFull);
+            }
+        }
+
+        let mut evicted = Vec::new();
+        if existing.is_none() && self.by_hash.len() >= self.config.max_txs {
+            let cheapest = *self.by_fee.first().expect("a full pool is not empty");
+            if cheapest.0 >= tx.max_fee_per_gas() || self.by_hash[&cheapest.2].sender() == sender {
+                return Err(PoolError::PoolFull);
+            }
+            self.remove(&cheapest.2);
+            evicted.push(cheapest.2);
+        }
+
+        let pooled = Arc::new(PooledTx {
+            hash: checked.hash,
+            size: checked.size,
+            seq: self.next_seq,
+            tx: checked.tx,
+        });
+        self.next_seq += 1;
+        let replaced = existing.map(|old| {
+            self.remove(&old.hash);
+            old.hash
+        });
+        self.by_fee.insert((pooled.tx.max_fee_per_gas(), pooled.seq, pooled.hash));
+        self.by_hash.insert(pooled.hash, pooled.clone());
+        let queue = self.senders.entry(sender).or_default();
+        queue.state_nonce = next;
+        queue.txs.insert(nonce, pooled);
+        queue.advance_pending();
+        let pending = nonce < queue.pending_end;
+        Ok(AddOutcome { hash: checked.hash, replaced, pending, evicted })
+    }
+
+    fn is_sufficient_bump(&self, old: &PooledTx, new: &TxEnvelope) -> bool {
+        let bump = |old: u128| old.saturating_mul(100 + self.config.price_bump_percent) / 100;
+        let old_tx = old.tx.inner();
+        let old_tip = old_tx.max_priority_fee_per_gas().unwrap_or(old_tx.max_fee_per_gas());
+        let new_tip = new.max_priority_fee_per_gas().unwrap_or(new.max_fee_per_gas());
+        new.max_fee_per_gas() >= bump(old_tx.max_fee_per_gas()) && new_tip >= bump(old_tip)
+    }
+
+    /// Removes a transaction (and makes its sender's later ones queued).
+    pub fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
+        let pooled = self.by_hash.remove(hash)?;
+        self.by_fee.remove(&(pooled.tx.max_fee_per_gas(), pooled.seq, pooled.hash));
+        let sender = pooled.sender();
+        if let Some(queue) = self.senders.get_mut(&sender) {
+            queue.txs.remove(&pooled.nonce());
+            if pooled.nonce() < queue.pending_end {
+                queue.pending_end = pooled.nonce();
+            }
+            if queue.txs.is_empty() {
+                self.senders.remove(&sender);
+            }
+        }
+        Some(pooled)
+    }
+
+    /// Updates senders after a block: each listed sender's next nonce is now as given, and
+    /// their transactions below it (included, or replaced by the included one) leave the pool.
+    pub fn on_block(&mut self, next_nonces: impl IntoIterator<Item = (Address, u64)>) {
+        for (sender, next) in next_nonces {
+            let Some(queue) = self.senders.get_mut(&sender) else { continue };
+            queue.state_nonce = queue.state_nonce.max(next);
+            let stale: Vec<Arc<PooledTx>> =
+                queue.txs.range(..queue.state_nonce).map(|(_, tx)| tx.clone()).collect();
+            for tx in stale {
+                self.by_hash.remove(&tx.hash);
+                self.by_fee.remove(&(tx.tx.max_fee_per_gas(), tx.seq, tx.hash));
+                queue.txs.remove(&tx.nonce());
+            }
+            queue.advance_pending();
+            if queue.txs.is_empty() {
+                self.senders.remove(&sender);
+            }
+        }
+    }
+
+    /// Pending transactions in block order: highest effective tip first, each sender's in
+    /// nonce order, skipping senders whose next transaction's fee cap is below `base_fee`.
+    /// Stops after `max_count` transactions or once their gas limits sum past `max_gas`, or
+    /// their sizes past `max_bytes`.
+    pub fn best(
+        &self,
+        base_fee: u64,
+        max_count: usize,
+        max_gas: u64,
+        max_bytes: usize,
+    ) -> Vec<Arc<PooledTx>> {
+        #[derive(PartialEq, Eq, PartialOrd, Ord)]
+        struct Candidate {
+            tip: u128,
+            /// Earlier arrival wins ties.
+            arrival: std::cmp::Reverse<u64>,
+            sender: Address,
+            nonce: u64,
+        }
+        let mut heap = BinaryHeap::with_capacity(self.senders.len());
+        let candidate = |tx: &PooledTx| {
+            tx.effective_tip(base_fee).map(|tip| Candidate {
+                tip,
+                arrival: std::cmp::Reverse(tx.seq),
+                sender: tx.sender(),
+                nonce: tx.nonce(),
+            })
+        };
+        for queue in self.senders.values() {
+            if queue.pending_end > queue.state_nonce
+                && let Some(c) = candidate(&queue.txs[&queue.state_nonce]) {
+                    heap.push(c);
+                }
+        }
+        let (mut out, mut gas, mut bytes) = (Vec::new(), 0u64, 0usize);
+        while let Some(best) = heap.pop() {
+            let queue = &self.senders[&best.sender];
+            let tx = &queue.txs[&best.nonce];
+            if out.len() >= max_count || gas >= max_gas || bytes + tx.size > max_bytes {
+                break;
+            }
+            gas = gas.saturating_add(tx.tx.gas_limit());
+            bytes += tx.size;
+            out.push(tx.clone());
+            let next = best.nonce + 1;
+            if next < queue.pending_end
+                && let Some(c) = candidate(&queue.txs[&next]) {
+                    heap.push(c);
+                }
+        }
+        out
+    }
+
+    /// Every pooled transaction, grouped by sender (for `txpool_content`-like inspection).
+    pub fn all(&self) -> impl Iterator<Item = &Arc<PooledTx>> {
+        self.by_hash.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        consensus::{SignableTransaction, TxEip1559},
+        network::TxSignerSync,
+        signers::local::PrivateKeySigner,
+    };
+    use alloy_primitives::TxKind;
+
+    use super::*;
+    use crate::genesis::DEV_ACCOUNTS;
+
+    fn signed(key: usize, nonce: u64, max_fee: u128, tip: u128) -> CheckedTx {
+        let signer: PrivateKeySigner = DEV_ACCOUNTS[key].1.parse().unwrap();
+        let mut tx = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(Address::ZERO),
+            ..Default::default()
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+        let env = TxEnvelope::from(tx.into_signed(sig));
+        CheckedTx {
+            hash: *env.tx_hash(),
+            size: 110,
+            tx: Recovered::new_unchecked(env, signer.address()),
+        }
+    }
+
+    fn rich() -> Option<AccountInfo> {
+        Some(AccountInfo::with_balance(U256::from(10u64).pow(U256::from(20))))
+    }
+
+    #[test]
+    fn pending_and_queued_follow_nonce_gaps() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        assert!(pool.add(signed(0, 0, 10, 1), rich()).unwrap().pending);
+        assert!(!pool.add(signed(0, 2, 10, 1), rich()).unwrap().pending);
+        assert_eq!(pool.counts(), (1, 1));
+        assert!(pool.add(signed(0, 1, 10, 1), rich()).unwrap().pending);
+        assert_eq!(pool.counts(), (3, 0));
+        assert_eq!(pool.pending_nonce(&DEV_ACCOUNTS[0].0), Some(3));
+    }
+
+    #[test]
+    fn rejects_nonce_too_low_and_insufficient_funds() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        let account = AccountInfo { nonce: 5, ..rich().unwrap() };
+        assert_eq!(
+            pool.add(signed(0, 3, 10, 1), Some(account)),
+            Err(PoolError::NonceTooLow { next: 5, got: 3 })
+        );
+        let poor = AccountInfo::with_balance(U256::from(1));
+        assert!(matches!(
+            pool.add(signed(0, 0, 10, 1), Some(poor)),
+            Err(PoolError::InsufficientFunds { .. })
+        ));
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn replacement_needs_ten_percent_bump() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        let first = pool.add(signed(0, 0, 100, 10), rich()).unwrap().hash;
+        assert_eq!(pool.add(signed(0, 0, 109, 11), rich()), Err(PoolError::ReplacementUnderpriced));
+        let outcome = pool.add(signed(0, 0, 110, 11), rich()).unwrap();
+        assert_eq!(outcome.replaced, Some(first));
+        assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn best_orders_by_tip_and_keeps_nonce_order() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        pool.add(signed(0, 0, 100, 1), rich()).unwrap();
+        pool.add(signed(0, 1, 100, 50), rich()).unwrap();
+        pool.add(signed(1, 0, 100, 10), rich()).unwrap();
+        let order: Vec<_> = pool
+            .best(0, 10, u64::MAX, usize::MAX)
+            .iter()
+            .map(|t| (t.sender(), t.nonce()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![(DEV_ACCOUNTS[1].0, 0), (DEV_ACCOUNTS[0].0, 0), (DEV_ACCOUNTS[0].0, 1)]
+        );
+        // A base fee above a sender's fee cap skips that sender.
+        assert!(pool.best(101, 10, u64::MAX, usize::MAX).is_empty());
+    }
+
+    #[test]
+    fn full_pool_evicts_the_cheapest_for_a_better_payer() {
+        let mut pool = TxPool::new(PoolConfig { max_txs: 2, ..PoolConfig::default() });
+        let cheap = pool.add(signed(0, 0, 10, 1), rich()).unwrap().hash;
+        pool.add(signed(1, 0, 20, 1), rich()).unwrap();
+        assert_eq!(pool.add(signed(2, 0, 5, 1), rich()), Err(PoolError::PoolFull));
+        let outcome = pool.add(signed(2, 0, 50, 1), rich()).unwrap();
+        assert_eq!(outcome.evicted, vec![cheap]);
+        assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn queued_transactions_are_bounded_per_sender() {
+        let mut pool =
+            TxPool::new(PoolConfig { max_queued_per_sender: 2, ..PoolConfig::default() });
+        pool.add(signed(0, 5, 10, 1), rich()).unwrap();
+        pool.add(signed(0, 6, 10, 1), rich()).unwrap();
+        assert_eq!(pool.add(signed(0, 9, 10, 1), rich()), Err(PoolError::PoolFull));
+    }
+
+    #[test]
+    fn on_block_drops_included_and_promotes() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        pool.add(signed(0, 0, 10, 1), rich()).unwrap();
+        pool.add(signed(0, 1, 10, 1), rich()).unwrap();
+        pool.on_block([(DEV_ACCOUNTS[0].0, 1)]);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.pending_nonce(&DEV_ACCOUNTS[0].0), Some(2));
+        pool.on_block([(DEV_ACCOUNTS[0].0, 2)]);
+        assert!(pool.is_empty());
+    }
+}

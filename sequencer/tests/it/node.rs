@@ -1,0 +1,511 @@
+//! The node driven like a wallet drives it: alloy's provider with a local signer over real
+//! HTTP, raw JSON-RPC for malformed input, and WebSocket subscriptions.
+
+use std::{path::PathBuf, time::Duration};
+
+use alloy::{
+    consensus::{TxEip1559, TxEip2930, TxEip7702, TxLegacy},
+    eips::{
+        BlockNumberOrTag,
+        eip2930::{AccessList, AccessListItem},
+        eip7702::Authorization,
+    },
+    network::{EthereumWallet, TransactionBuilder},
+    providers::{Provider, ProviderBuilder},
+    rpc::types::{Filter, TransactionReceipt, TransactionRequest},
+    signers::SignerSync,
+};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
+use jsonrpsee::{
+    core::client::{ClientT, SubscriptionClientT},
+    rpc_params,
+};
+use sequencer::{
+    genesis::{DEV_BALANCE, DEV_CHAIN_ID, Genesis},
+    node::{NodeConfig, NodeHandle, spawn},
+    test_utils::{
+        dev_signer, raw, reverting_contract_init, sign, storage_contract_event,
+        storage_contract_init, storage_contract_set, transfer,
+    },
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const RECIPIENT: Address = address!("00000000000000000000000000000000000c0ffe");
+
+pub(crate) struct TestNode {
+    pub(crate) handle: NodeHandle,
+    dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub(crate) async fn start_with(configure: impl FnOnce(&mut NodeConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = NodeConfig::for_tests(dir.path().to_path_buf());
+        configure(&mut config);
+        Self { handle: spawn(config).await.unwrap(), dir }
+    }
+
+    /// Stops the node and starts a new one on the same datadir.
+    pub(crate) async fn restart(self) -> Self {
+        let Self { handle, dir } = self;
+        handle.stop().await;
+        let handle = spawn(NodeConfig::for_tests(dir.path().to_path_buf())).await.unwrap();
+        Self { handle, dir }
+    }
+
+    fn provider(&self) -> impl Provider + use<> {
+        ProviderBuilder::new().connect_http(self.handle.http_url().parse().unwrap())
+    }
+
+    fn wallet(&self, i: usize) -> impl Provider + use<> {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(dev_signer(i)))
+            .connect_http(self.handle.http_url().parse().unwrap())
+    }
+
+    #[allow(dead_code)] // used by other test modules
+    pub(crate) fn datadir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+async fn send_raw(provider: &impl Provider, raw: &[u8]) -> TransactionReceipt {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        provider.send_raw_transaction(raw).await.unwrap().get_receipt().await.unwrap()
+    })
+    .await
+    .expect("receipt within 30 s")
+}
+
+/// Posts `body` to the node and returns (HTTP status, body).
+async fn http_post(node: &TestNode, body: &[u8]) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(node.handle.rpc_addr()).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_chain_basics() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    assert_eq!(provider.get_chain_id().await.unwrap(), DEV_CHAIN_ID);
+    assert_eq!(provider.get_block_number().await.unwrap(), 0);
+    assert_eq!(provider.get_net_version().await.unwrap(), DEV_CHAIN_ID);
+    assert!(provider.get_client_version().await.unwrap().starts_with("rollup-sequencer/"));
+    assert_eq!(provider.get_balance(dev_signer(3).address()).await.unwrap(), DEV_BALANCE);
+    let genesis = provider.get_block_by_number(BlockNumberOrTag::Earliest).await.unwrap().unwrap();
+    let expected = sequencer::store::GenesisBlock::new(&Genesis::dev()).unwrap();
+    assert_eq!(genesis.header.hash, expected.hash);
+    assert_eq!(genesis.header.state_root, expected.state_root());
+    let listening: bool = provider.raw_request("net_listening".into(), ()).await.unwrap();
+    assert!(listening);
+    let syncing: bool = provider.raw_request("eth_syncing".into(), ()).await.unwrap();
+    assert!(!syncing);
+    let sha: B256 = provider.raw_request("web3_sha3".into(), ("0x68656c6c6f",)).await.unwrap();
+    assert_eq!(sha, alloy_primitives::keccak256("hello"));
+    assert!(provider.get_block_by_number(BlockNumberOrTag::Number(99)).await.unwrap().is_none());
+    assert!(provider.get_transaction_receipt(B256::repeat_byte(7)).await.unwrap().is_none());
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn includes_every_transaction_type() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(1);
+    let one = U256::from(1_000_000_000u64);
+
+    let legacy = TxLegacy {
+        chain_id: Some(DEV_CHAIN_ID),
+        nonce: 0,
+        gas_price: 2_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(RECIPIENT),
+        value: one,
+        input: Bytes::new(),
+    };
+    let receipt = send_raw(&provider, &raw(&sign(&signer, legacy))).await;
+    assert!(receipt.status());
+    assert_eq!(receipt.inner.tx_type() as u8, 0);
+
+    let access = TxEip2930 {
+        chain_id: DEV_CHAIN_ID,
+        nonce: 1,
+        gas_price: 2_000_000_000,
+        gas_limit: 30_000,
+        to: TxKind::Call(RECIPIENT),
+        value: one,
+        access_list: AccessList(vec![AccessListItem {
+            address: RECIPIENT,
+            storage_keys: vec![B256::ZERO],
+        }]),
+        input: Bytes::new(),
+    };
+    let receipt = send_raw(&provider, &raw(&sign(&signer, access))).await;
+    assert!(receipt.status());
+    assert_eq!(receipt.gas_used, 21_000 + 2_400 + 1_900);
+
+    let receipt =
+        send_raw(&provider, &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 2, RECIPIENT, one)))).await;
+    assert!(receipt.status());
+    assert_eq!(receipt.inner.tx_type() as u8, 2);
+
+    // EIP-7702: account 2 delegates its code to the storage contract, then is called.
+    let deployer = node.wallet(0);
+    let deploy = TransactionRequest::default().with_deploy_code(storage_contract_init());
+    let deployed = deployer.send_transaction(deploy).await.unwrap().get_receipt().await.unwrap();
+    let target = deployed.contract_address.unwrap();
+    let authority = dev_signer(2);
+    let authorization =
+        Authorization { chain_id: U256::from(DEV_CHAIN_ID), address: target, nonce: 0 };
+    let signature = authority.sign_hash_sync(&authorization.signature_hash()).unwrap();
+    let delegation = TxEip7702 {
+        chain_id: DEV_CHAIN_ID,
+        nonce: 3,
+        gas_limit: 100_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000,
+        to: authority.address(),
+        value: U256::ZERO,
+        access_list: AccessList::default(),
+        authorization_list: vec![authorization.into_signed(signature)],
+        input: storage_contract_set(U256::from(7)),
+    };
+    let receipt = send_raw(&provider, &raw(&sign(&signer, delegation))).await;
+    assert!(receipt.status());
+    assert_eq!(receipt.inner.tx_type() as u8, 4);
+    let code = provider.get_code_at(authority.address()).await.unwrap();
+    assert_eq!(&code[..3], &[0xef, 0x01, 0x00]);
+    assert_eq!(&code[3..], target.as_slice());
+    let slot = provider.get_storage_at(authority.address(), U256::ZERO).await.unwrap();
+    assert_eq!(slot, U256::from(7));
+
+    assert_eq!(provider.get_balance(RECIPIENT).await.unwrap(), one * U256::from(3));
+    assert_eq!(provider.get_transaction_count(signer.address()).await.unwrap(), 4);
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploys_contract_reads_writes_and_filters_logs() {
+    let node = TestNode::start().await;
+    let wallet = node.wallet(0);
+    let deploy = TransactionRequest::default().with_deploy_code(storage_contract_init());
+    let receipt = wallet.send_transaction(deploy).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    let contract = receipt.contract_address.expect("creation receipt has the address");
+    assert!(!wallet.get_code_at(contract).await.unwrap().is_empty());
+
+    let get = TransactionRequest::default().with_to(contract);
+    assert_eq!(
+        wallet.call(get.clone()).await.unwrap(),
+        Bytes::from(U256::ZERO.to_be_bytes::<32>())
+    );
+
+    let filter_id = wallet.new_filter(&Filter::new().address(contract)).await.unwrap();
+    let set = TransactionRequest::default()
+        .with_to(contract)
+        .with_input(storage_contract_set(U256::from(42)));
+    let receipt = wallet.send_transaction(set).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    assert_eq!(receipt.inner.logs().len(), 1);
+    let log = &receipt.inner.logs()[0];
+    assert_eq!(log.topics()[0], storage_contract_event());
+    assert_eq!(log.log_index, Some(0));
+    assert_eq!(log.transaction_hash, Some(receipt.transaction_hash));
+
+    assert_eq!(wallet.call(get).await.unwrap(), Bytes::from(U256::from(42).to_be_bytes::<32>()));
+    assert_eq!(wallet.get_storage_at(contract, U256::ZERO).await.unwrap(), U256::from(42));
+
+    let logs = wallet
+        .get_logs(
+            &Filter::new()
+                .address(contract)
+                .event_signature(storage_contract_event())
+                .from_block(0u64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 1);
+    let changes: Vec<alloy::rpc::types::Log> = wallet.get_filter_changes(filter_id).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].block_number, receipt.block_number);
+    let again: Vec<alloy::rpc::types::Log> = wallet.get_filter_changes(filter_id).await.unwrap();
+    assert!(again.is_empty(), "a filter reports each log once");
+
+    // Receipts of the whole block, and the block with full transactions.
+    let block_number = receipt.block_number.unwrap();
+    let receipts = wallet.get_block_receipts(block_number.into()).await.unwrap().unwrap();
+    assert_eq!(receipts.len(), 1);
+    let block = wallet.get_block_by_number(block_number.into()).full().await.unwrap().unwrap();
+    assert_eq!(block.transactions.len(), 1);
+    assert_eq!(block.header.receipts_root, block.header.receipts_root);
+
+    // A reverting call answers code 3 with the revert data, like geth.
+    let deploy = TransactionRequest::default().with_deploy_code(reverting_contract_init());
+    let reverter = wallet
+        .send_transaction(deploy)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap()
+        .contract_address
+        .unwrap();
+    let err = wallet.call(TransactionRequest::default().with_to(reverter)).await.unwrap_err();
+    let payload = err.as_error_resp().expect("an RPC error");
+    assert_eq!(payload.code, 3);
+    assert_eq!(payload.message, "execution reverted: nope");
+    assert!(payload.data.is_some());
+    let err =
+        wallet.estimate_gas(TransactionRequest::default().with_to(reverter)).await.unwrap_err();
+    assert_eq!(err.as_error_resp().unwrap().code, 3);
+    node.handle.stop().await;
+}
+
+/// Sends a raw transaction that must be rejected and returns (code, message).
+async fn rejection(node: &TestNode, raw: &[u8]) -> (i64, String) {
+    let err = node.provider().send_raw_transaction(raw).await.expect_err("rejected");
+    let payload = err.as_error_resp().expect("an RPC error").clone();
+    (payload.code, payload.message.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rejects_bad_transactions_and_keeps_serving() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(4);
+    let receipt = send_raw(
+        &provider,
+        &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))),
+    )
+    .await;
+    assert!(receipt.status());
+
+    let (code, message) =
+        rejection(&node, &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))))
+            .await;
+    assert_eq!((code, message.as_str()), (-32000, "nonce too low: next nonce 1, tx nonce 0"));
+
+    let (_, message) =
+        rejection(&node, &raw(&sign(&signer, transfer(1, 1, RECIPIENT, U256::from(1))))).await;
+    assert_eq!(message, "invalid chain id for signer");
+    let legacy_other_chain = TxLegacy {
+        chain_id: Some(1),
+        nonce: 1,
+        gas_price: 2_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(RECIPIENT),
+        ..Default::default()
+    };
+    let (_, message) = rejection(&node, &raw(&sign(&signer, legacy_other_chain))).await;
+    assert_eq!(message, "invalid chain id for signer");
+
+    let poor = alloy::signers::local::PrivateKeySigner::random();
+    let (_, message) =
+        rejection(&node, &raw(&sign(&poor, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))))
+            .await;
+    assert!(
+        message.starts_with("insufficient funds for gas * price + value: address "),
+        "{message}"
+    );
+
+    let low_gas =
+        TxEip1559 { gas_limit: 20_000, ..transfer(DEV_CHAIN_ID, 1, RECIPIENT, U256::from(1)) };
+    let (_, message) = rejection(&node, &raw(&sign(&signer, low_gas))).await;
+    assert!(message.starts_with("intrinsic gas too low"), "{message}");
+
+    let free = TxEip1559 {
+        max_fee_per_gas: 0,
+        max_priority_fee_per_gas: 0,
+        ..transfer(DEV_CHAIN_ID, 1, RECIPIENT, U256::from(1))
+    };
+    let (_, message) = rejection(&node, &raw(&sign(&signer, free))).await;
+    assert!(message.starts_with("transaction underpriced"), "{message}");
+
+    let huge = TxEip1559 {
+        gas_limit: 16_000_000,
+        input: vec![1u8; 140_000].into(),
+        ..transfer(DEV_CHAIN_ID, 1, RECIPIENT, U256::ZERO)
+    };
+    let (_, message) = rejection(&node, &raw(&sign(&signer, huge))).await;
+    assert_eq!(message, "oversized data");
+
+    // A queued transaction (nonce 2) and its underpriced replacement.
+    let queued = transfer(DEV_CHAIN_ID, 2, RECIPIENT, U256::from(1));
+    let _queued =
+        provider.send_raw_transaction(&raw(&sign(&signer, queued.clone()))).await.unwrap();
+    let cheaper = TxEip1559 { value: U256::from(2), ..queued };
+    let (_, message) = rejection(&node, &raw(&sign(&signer, cheaper))).await;
+    assert_eq!(message, "replacement transaction underpriced");
+
+    // A signature that recovers to no one.
+    let mut bytes =
+        raw(&sign(&signer, transfer(DEV_CHAIN_ID, 1, RECIPIENT, U256::from(1)))).to_vec();
+    let len = bytes.len();
+    bytes[len - 33..len - 1].fill(0xff); // s = 0xff…: above the curve order
+    let (_, message) = rejection(&node, &bytes).await;
+    assert!(message == "invalid sender" || message.starts_with("rlp:"), "{message}");
+
+    let (_, message) = rejection(&node, &[0x03, 0xc0]).await;
+    assert!(message.starts_with("transaction type not supported"), "{message}");
+    let (code, _) = rejection(&node, &[0x02, 0x01, 0x02]).await;
+    assert_eq!(code, -32602);
+
+    // Malformed requests at the protocol level.
+    let (status, body) = http_post(&node, b"{not json").await;
+    assert!(body.contains("-32700"), "{status} {body}");
+    let (_, body) =
+        http_post(&node, br#"{"jsonrpc":"2.0","id":1,"method":"eth_noSuchMethod","params":[]}"#)
+            .await;
+    assert!(body.contains("-32601"), "{body}");
+    let (_, body) = http_post(
+        &node,
+        br#"{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x12"]}"#,
+    )
+    .await;
+    assert!(body.contains("-32602"), "{body}");
+    let (_, body) = http_post(
+        &node,
+        br#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_blockNumber","params":[]}]"#,
+    )
+    .await;
+    assert!(body.contains(r#""id":1"#) && body.contains(r#""id":2"#), "batch: {body}");
+
+    // Still serving, and the nonce did not move past the one included transaction.
+    assert_eq!(provider.get_transaction_count(signer.address()).await.unwrap(), 1);
+    assert_eq!(provider.get_transaction_count(signer.address()).pending().await.unwrap(), 1);
+    assert_eq!(provider.get_chain_id().await.unwrap(), DEV_CHAIN_ID);
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_resumes_the_same_chain() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(5);
+    let mut receipts = Vec::new();
+    for nonce in 0..3 {
+        let tx = transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(100 + nonce));
+        receipts.push(send_raw(&provider, &raw(&sign(&signer, tx))).await);
+    }
+    let head = provider.get_block_number().await.unwrap();
+    let block = provider.get_block_by_number(head.into()).full().await.unwrap().unwrap();
+    let balance = provider.get_balance(signer.address()).await.unwrap();
+
+    let node = node.restart().await;
+    let provider = node.provider();
+    assert_eq!(provider.get_block_number().await.unwrap(), head);
+    assert_eq!(provider.get_block_by_number(head.into()).full().await.unwrap().unwrap(), block);
+    assert_eq!(provider.get_balance(signer.address()).await.unwrap(), balance);
+    for receipt in &receipts {
+        let again =
+            provider.get_transaction_receipt(receipt.transaction_hash).await.unwrap().unwrap();
+        assert_eq!(&again, receipt);
+    }
+    // The chain continues from there.
+    let receipt = send_raw(
+        &provider,
+        &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 3, RECIPIENT, U256::from(1)))),
+    )
+    .await;
+    assert_eq!(receipt.block_number, Some(head + 1));
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_recent_history_and_refuses_pruned_state() {
+    let node = TestNode::start_with(|config| config.store.history_blocks = 4).await;
+    let provider = node.provider();
+    let signer = dev_signer(6);
+    let mut balances = vec![provider.get_balance(signer.address()).await.unwrap()];
+    for nonce in 0..8 {
+        send_raw(
+            &provider,
+            &raw(&sign(&signer, transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(1)))),
+        )
+        .await;
+        balances.push(provider.get_balance(signer.address()).await.unwrap());
+    }
+    let head = provider.get_block_number().await.unwrap();
+    assert_eq!(head, 8);
+    for block in head - 4..=head {
+        let balance = provider.get_balance(signer.address()).number(block).await.unwrap();
+        assert_eq!(balance, balances[block as usize], "balance at block {block}");
+    }
+    let err = provider.get_balance(signer.address()).number(1).await.unwrap_err();
+    let message = err.as_error_resp().unwrap().message.to_string();
+    assert!(message.starts_with("historical state not available"), "{message}");
+    let err = provider.get_balance(signer.address()).number(head + 5).await.unwrap_err();
+    assert_eq!(err.as_error_resp().unwrap().message, "header not found");
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_subscriptions_push_heads_logs_and_pending() {
+    let node = TestNode::start().await;
+    let ws =
+        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
+    let mut heads = ws
+        .subscribe::<serde_json::Value, _>(
+            "eth_subscribe",
+            rpc_params!["newHeads"],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+    let mut pending = ws
+        .subscribe::<B256, _>(
+            "eth_subscribe",
+            rpc_params!["newPendingTransactions"],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+    let mut logs = ws
+        .subscribe::<serde_json::Value, _>(
+            "eth_subscribe",
+            rpc_params!["logs", serde_json::json!({})],
+            "eth_unsubscribe",
+        )
+        .await
+        .unwrap();
+    let chain_id: String = ws.request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(chain_id, format!("{DEV_CHAIN_ID:#x}"));
+
+    let wallet = node.wallet(7);
+    let deploy = TransactionRequest::default().with_deploy_code(storage_contract_init());
+    let receipt = wallet.send_transaction(deploy).await.unwrap().get_receipt().await.unwrap();
+    let contract = receipt.contract_address.unwrap();
+    let set = TransactionRequest::default()
+        .with_to(contract)
+        .with_input(storage_contract_set(U256::from(5)));
+    let pending_tx = wallet.send_transaction(set).await.unwrap();
+    let hash = *pending_tx.tx_hash();
+    pending_tx.get_receipt().await.unwrap();
+
+    let within = Duration::from_secs(10);
+    let head = tokio::time::timeout(within, heads.next()).await.unwrap().unwrap().unwrap();
+    assert!(head["number"].as_str().unwrap().starts_with("0x"));
+    assert!(head["stateRoot"].is_string());
+    let mut seen = Vec::new();
+    while !seen.contains(&hash) {
+        seen.push(tokio::time::timeout(within, pending.next()).await.unwrap().unwrap().unwrap());
+    }
+    let log = tokio::time::timeout(within, logs.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(log["address"].as_str().unwrap().to_lowercase(), format!("{contract:#x}"));
+    node.handle.stop().await;
+}
