@@ -83,7 +83,8 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
     );
     let txs: Vec<ExecTx> = candidates.iter().map(|p| ExecTx::from(p.tx.clone())).collect();
     let parent = Parent { header: parent, hash: parent_hash, state: &parent_state };
-    let built = build_block(&node.spec, &node.store, parent, attributes, &txs, node.executor.as_ref())?;
+    let built =
+        build_block(&node.spec, &node.store, parent, attributes, &txs, node.executor.as_ref())?;
     node.store.commit_block(&built.block, &built.state)?;
 
     let drop: Vec<_> = built

@@ -6,6 +6,7 @@
 //! Application errors go through [`error::RpcError`].
 
 pub mod api;
+mod batch;
 mod convert;
 pub mod error;
 mod eth;
@@ -112,9 +113,13 @@ pub(crate) async fn start(
         .set_id_provider(HexIdProvider)
         .build();
     let middleware = tower::ServiceBuilder::new().option_layer(cors(&config.cors_domains));
+    let max_response_bytes = config.rpc.max_response_bytes as usize;
+    let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(move |inner| batch::ConcurrentBatch { inner, max_response_bytes });
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(middleware)
+        .set_rpc_middleware(rpc_middleware)
         .build(addr)
         .await
         .map_err(|source| NodeError::Rpc { addr, source })?;

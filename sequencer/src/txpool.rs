@@ -327,9 +327,10 @@ impl TxPool {
         };
         for queue in self.senders.values() {
             if queue.pending_end > queue.state_nonce
-                && let Some(c) = candidate(&queue.txs[&queue.state_nonce]) {
-                    heap.push(c);
-                }
+                && let Some(c) = candidate(&queue.txs[&queue.state_nonce])
+            {
+                heap.push(c);
+            }
         }
         let (mut out, mut gas, mut bytes) = (Vec::new(), 0u64, 0usize);
         while let Some(best) = heap.pop() {
@@ -343,9 +344,10 @@ impl TxPool {
             out.push(tx.clone());
             let next = best.nonce + 1;
             if next < queue.pending_end
-                && let Some(c) = candidate(&queue.txs[&next]) {
-                    heap.push(c);
-                }
+                && let Some(c) = candidate(&queue.txs[&next])
+            {
+                heap.push(c);
+            }
         }
         out
     }

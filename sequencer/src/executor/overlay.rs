@@ -93,10 +93,10 @@ impl<'a> Overlay<'a> {
         let spec = self.spec;
         if let Some(code) = &account.info.code
             && account.info.code_hash != KECCAK_EMPTY
-                && !self.codes.contains_key(&account.info.code_hash)
-            {
-                self.codes.insert(account.info.code_hash, code.clone());
-            }
+            && !self.codes.contains_key(&account.info.code_hash)
+        {
+            self.codes.insert(account.info.code_hash, code.clone());
+        }
         let mut writes = Vec::new();
         let entry = self.entry(address)?;
         if account.is_selfdestructed() || account.state_clear_aware_is_empty(spec) {
@@ -163,9 +163,9 @@ impl<'a> Overlay<'a> {
             if info.code_hash != KECCAK_EMPTY
                 && entry.base.map(|b| b.code_hash) != Some(info.code_hash)
                 && let Some(code) = entry.code.as_ref().or_else(|| self.codes.get(&info.code_hash))
-                {
-                    diff.codes.insert(info.code_hash, code.original_bytes());
-                }
+            {
+                diff.codes.insert(info.code_hash, code.original_bytes());
+            }
             diff.accounts
                 .insert(address, AccountDiff { info: Some(info), storage_cleared, storage });
         }

@@ -224,9 +224,10 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
     /// The current value of leaf `key`: from this update's changes, else from the flat state.
     fn leaf_value(&self, key: &B256) -> Result<Vec<u8>, TrieError> {
         if let Ok(at) = self.all_changes.binary_search_by(|c| c.0.cmp(key))
-            && let Some(value) = &self.all_changes[at].1 {
-                return Ok(value.clone());
-            }
+            && let Some(value) = &self.all_changes[at].1
+        {
+            return Ok(value.clone());
+        }
         self.reader
             .leaf_value(self.id, key)?
             .ok_or(TrieError::MissingLeaf { trie: self.id, key: *key })

@@ -2,7 +2,10 @@
 
 use std::{path::PathBuf, process::Command};
 
-use sequencer::{genesis::{DEV_ACCOUNTS, DEV_CHAIN_ID}, node::NodeConfig};
+use sequencer::{
+    genesis::{DEV_ACCOUNTS, DEV_CHAIN_ID},
+    node::NodeConfig,
+};
 
 use crate::node::TestNode;
 
@@ -12,7 +15,11 @@ fn cast_bin() -> PathBuf {
         return path.into();
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/cast");
-    assert!(path.exists(), "cast not found at {}: run `bash scripts/setup-tools.sh` first", path.display());
+    assert!(
+        path.exists(),
+        "cast not found at {}: run `bash scripts/setup-tools.sh` first",
+        path.display()
+    );
     path
 }
 

@@ -509,3 +509,68 @@ async fn websocket_subscriptions_push_heads_logs_and_pending() {
     assert_eq!(log["address"].as_str().unwrap().to_lowercase(), format!("{contract:#x}"));
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_of_raw_transactions_is_admitted_in_order() {
+    let node = TestNode::start().await;
+    let signer = dev_signer(9);
+    let txs: Vec<_> = (0..50)
+        .map(|nonce| sign(&signer, transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(1))))
+        .collect();
+    let batch: Vec<serde_json::Value> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| {
+            serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw(tx)]})
+        })
+        .collect();
+    let (status, body) = http_post(&node, serde_json::to_string(&batch).unwrap().as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    let responses: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(responses.len(), 50);
+    for (i, (response, tx)) in responses.iter().zip(&txs).enumerate() {
+        assert_eq!(response["id"], i);
+        assert_eq!(response["result"].as_str().unwrap(), format!("{:#x}", tx.tx_hash()));
+    }
+    let provider = node.provider();
+    let last = *txs.last().unwrap().tx_hash();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while provider.get_transaction_receipt(last).await.unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("all fifty included");
+    assert_eq!(provider.get_transaction_count(signer.address()).await.unwrap(), 50);
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_preflight_and_oversized_bodies() {
+    let node = TestNode::start_with(|config| {
+        config.cors_domains = vec!["*".into()];
+        config.rpc.max_request_bytes = 4096;
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(node.handle.rpc_addr()).await.unwrap();
+    stream
+        .write_all(
+            b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\nOrigin: http://dapp.example\r\n\
+              Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\
+              Connection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.to_lowercase().contains("access-control-allow-origin: *"), "{response}");
+
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+        "ab".repeat(5000)
+    );
+    let (status, _) = http_post(&node, big.as_bytes()).await;
+    assert_eq!(status, 413);
+    assert_eq!(node.provider().get_chain_id().await.unwrap(), DEV_CHAIN_ID);
+    node.handle.stop().await;
+}
