@@ -11,7 +11,7 @@ set -euo pipefail
 
 repo_root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 out_dir=$(mkdir -p "${1:-$repo_root/contracts/artifacts}" && cd "${1:-$repo_root/contracts/artifacts}" && pwd)
-contracts=(Rollup)
+contracts=(Rollup TestToken Counter Pair Factory Probe)
 
 bash "$repo_root/scripts/setup-tools.sh" > /dev/null
 export PATH="$repo_root/.tools/bin:$PATH"
