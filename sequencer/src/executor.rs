@@ -11,9 +11,13 @@
 //! invalid against the state left by the transactions before it (nonce, balance, fee cap below
 //! the base fee), is skipped and reported, and the block goes on with the next.
 
+mod access;
 mod call;
 mod evm;
+mod handler;
+mod infer;
 mod overlay;
+mod parallel;
 mod sequential;
 
 use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
@@ -21,6 +25,8 @@ use alloy_primitives::{Address, B256, Bytes, Log, U256};
 
 pub use call::{CallError, call, create_access_list, estimate_gas};
 pub use evm::CodeCache;
+pub use infer::{Inference, infer, worth_inferring};
+pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
 
 use crate::{
@@ -88,10 +94,12 @@ impl BlockEnv {
 }
 
 /// A transaction to execute: the transaction, its sender, and what is known about its accesses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ExecTx {
     /// The transaction and its recovered sender.
     pub tx: Recovered<TxEnvelope>,
+    /// Its pre-execution at admission, if the txpool ran one.
+    pub hint: Option<std::sync::Arc<Inference>>,
 }
 
 impl SkipReason {
@@ -103,7 +111,7 @@ impl SkipReason {
 
 impl From<Recovered<TxEnvelope>> for ExecTx {
     fn from(tx: Recovered<TxEnvelope>) -> Self {
-        Self { tx }
+        Self { tx, hint: None }
     }
 }
 

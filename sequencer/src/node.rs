@@ -18,9 +18,11 @@ use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 use tokio::sync::{Notify, broadcast, oneshot, watch};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::{
-    chain::ChainSpec,
-    executor::{BlockExecutor, CodeCache, SequentialExecutor},
+    chain::{BlockAttributes, ChainSpec, PendingHeader},
+    executor::{self, BlockEnv, BlockExecutor, CodeCache, ParallelExecutor, SequentialExecutor},
     genesis::Genesis,
     rpc::{self, RpcConfig},
     state::StateReader,
@@ -146,8 +148,9 @@ pub struct Node {
     pub(crate) pool: Mutex<TxPool>,
     pub(crate) executor: Arc<dyn BlockExecutor>,
     pub(crate) codes: Arc<CodeCache>,
-    /// The state after the head block, shared by admission and RPC reads.
-    latest: RwLock<Arc<StateView>>,
+    /// The next block's plan (and the state after the head), shared by admission, the
+    /// producer and RPC reads.
+    next: Arc<RwLock<Arc<NextBlock>>>,
     pub(crate) blocks: broadcast::Sender<Arc<StoredBlock>>,
     pub(crate) pending_txs: broadcast::Sender<Arc<PooledTx>>,
     pub(crate) tx_arrived: Notify,
@@ -158,6 +161,35 @@ pub struct Node {
 }
 
 type RecoveryJob = (Bytes, oneshot::Sender<Result<CheckedTx, PoolError>>);
+
+/// The next block as planned right after the last commit: its attributes, its execution
+/// environment, and the state it builds on. Admission pre-executes transactions in exactly
+/// this environment, so the producer can reuse those results.
+#[derive(Debug)]
+pub(crate) struct NextBlock {
+    pub(crate) attributes: BlockAttributes,
+    pub(crate) env: BlockEnv,
+    pub(crate) parent_state: Arc<StateView>,
+}
+
+impl NextBlock {
+    fn plan(spec: &ChainSpec, config: &NodeConfig, store: &Store) -> Result<Self, StoreError> {
+        let head = store.head();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let attributes = BlockAttributes {
+            number: head.0.number + 1,
+            timestamp: now.max(head.0.timestamp + 1),
+            beneficiary: config.fee_recipient.unwrap_or(config.genesis.coinbase),
+            extra_data: config.extra_data.clone(),
+        };
+        let pending = PendingHeader::child_of(spec, &head.0, head.1, attributes.clone());
+        Ok(Self {
+            env: BlockEnv::for_pending(spec, &pending),
+            attributes,
+            parent_state: Arc::new(store.latest()?),
+        })
+    }
+}
 
 impl Node {
     fn new(config: NodeConfig) -> Result<Arc<Self>, NodeError> {
@@ -176,24 +208,23 @@ impl Node {
         };
         let codes = Arc::new(CodeCache::default());
         let executor: Arc<dyn BlockExecutor> = match config.exec {
-            ExecMode::Sequential | ExecMode::Parallel => {
-                Arc::new(SequentialExecutor::with_code_cache(codes.clone()))
-            }
+            ExecMode::Sequential => Arc::new(SequentialExecutor::with_code_cache(codes.clone())),
+            ExecMode::Parallel => Arc::new(ParallelExecutor::with_code_cache(codes.clone())),
         };
+        let next = Arc::new(RwLock::new(Arc::new(NextBlock::plan(&spec, &config, &store)?)));
         let (recovery, jobs) = std::sync::mpsc::sync_channel::<RecoveryJob>(65_536);
-        let worker_rules = rules;
+        let worker = RecoveryWorker { rules, next: next.clone(), codes: codes.clone() };
         std::thread::Builder::new()
             .name("sender-recovery".into())
-            .spawn(move || recovery_worker(&jobs, &worker_rules))
+            .spawn(move || worker.run(&jobs))
             .map_err(|e| NodeError::Config(format!("cannot start the recovery thread: {e}")))?;
-        let latest = RwLock::new(Arc::new(store.latest()?));
         Ok(Arc::new(Self {
             pool: Mutex::new(TxPool::new(config.pool.clone())),
             store,
             spec,
             executor,
             codes,
-            latest,
+            next,
             blocks: broadcast::channel(1024).0,
             pending_txs: broadcast::channel(16_384).0,
             tx_arrived: Notify::new(),
@@ -206,7 +237,12 @@ impl Node {
 
     /// The state after the head block.
     pub fn latest_state(&self) -> Arc<StateView> {
-        self.latest.read().clone()
+        self.next.read().parent_state.clone()
+    }
+
+    /// The plan of the next block.
+    pub(crate) fn next_block(&self) -> Arc<NextBlock> {
+        self.next.read().clone()
     }
 
     /// Decodes, checks and recovers the sender of a raw transaction on the recovery pool
@@ -224,7 +260,7 @@ impl Node {
         let sender = checked.tx.signer();
         let (outcome, pooled) = {
             let mut pool = self.pool.lock();
-            let account = self.latest.read().account(sender).map_err(|_| PoolError::PoolFull)?;
+            let account = self.latest_state().account(sender).map_err(|_| PoolError::PoolFull)?;
             let outcome = pool.add(checked, account)?;
             let pooled = pool.get(&outcome.hash);
             (outcome, pooled)
@@ -243,11 +279,11 @@ impl Node {
         next_nonces: Vec<(Address, u64)>,
         drop: &[B256],
     ) {
-        let view = self.store.latest();
+        let next = NextBlock::plan(&self.spec, &self.config, &self.store);
         {
             let mut pool = self.pool.lock();
-            match view {
-                Ok(view) => *self.latest.write() = Arc::new(view),
+            match next {
+                Ok(next) => *self.next.write() = Arc::new(next),
                 Err(e) => {
                     tracing::error!(target: "sequencer::node", error = %e, "cannot open the new head state")
                 }
@@ -273,18 +309,38 @@ impl Node {
     }
 }
 
-fn recovery_worker(jobs: &std::sync::mpsc::Receiver<RecoveryJob>, rules: &ValidationRules) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 4096 {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+/// Checks raw transactions and recovers their senders on all cores, and pre-executes contract
+/// calls in the planned next block to learn what they touch.
+struct RecoveryWorker {
+    rules: ValidationRules,
+    next: Arc<RwLock<Arc<NextBlock>>>,
+    codes: Arc<CodeCache>,
+}
+
+impl RecoveryWorker {
+    fn run(&self, jobs: &std::sync::mpsc::Receiver<RecoveryJob>) {
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < 4096 {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
+            let next = self.next.read().clone();
+            batch.into_par_iter().for_each(|(raw, reply)| {
+                let checked = crate::txpool::check_raw(&raw, &self.rules).map(|mut checked| {
+                    if executor::worth_inferring(checked.tx.inner()) {
+                        let state = next.parent_state.as_ref();
+                        checked.inference =
+                            executor::infer(state, &self.codes, &next.env, &checked.tx)
+                                .map(Arc::new);
+                    }
+                    checked
+                });
+                let _ = reply.send(checked);
+            });
         }
-        batch.into_par_iter().for_each(|(raw, reply)| {
-            let _ = reply.send(crate::txpool::check_raw(&raw, rules));
-        });
     }
 }
 

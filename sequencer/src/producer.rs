@@ -6,7 +6,7 @@
 
 use std::{
     sync::{Arc, atomic::Ordering},
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::Instant,
 };
 
 use tokio::sync::watch;
@@ -14,7 +14,6 @@ use tracing::{error, info};
 
 use crate::{
     builder::{BuildError, Parent, build_block},
-    chain::BlockAttributes,
     executor::ExecTx,
     node::{BlockTime, Node},
 };
@@ -66,22 +65,19 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
     let started = Instant::now();
     let head = node.store.head();
     let (parent, parent_hash) = (&head.0, head.1);
-    let parent_state = node.latest_state();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let attributes = BlockAttributes {
-        number: parent.number + 1,
-        timestamp: now.max(parent.timestamp + 1),
-        beneficiary: node.config.fee_recipient.unwrap_or(node.config.genesis.coinbase),
-        extra_data: node.config.extra_data.clone(),
-    };
-    let base_fee = node.spec.next_base_fee(parent);
+    // The block planned when the parent was committed: admission pre-executed transactions in
+    // its environment, so their results can be reused.
+    let next = node.next_block();
+    let parent_state = next.parent_state.clone();
+    let attributes = next.attributes.clone();
     let candidates = node.pool.lock().best(
-        base_fee,
+        next.env.base_fee,
         node.config.max_block_txs,
         node.spec.gas_limit.saturating_mul(2),
         node.max_block_bytes.load(Ordering::Acquire),
     );
-    let txs: Vec<ExecTx> = candidates.iter().map(|p| ExecTx::from(p.tx.clone())).collect();
+    let txs: Vec<ExecTx> =
+        candidates.iter().map(|p| ExecTx { tx: p.tx.clone(), hint: p.inference.clone() }).collect();
     let parent = Parent { header: parent, hash: parent_hash, state: &parent_state };
     let built =
         build_block(&node.spec, &node.store, parent, attributes, &txs, node.executor.as_ref())?;

@@ -1,5 +1,8 @@
-//! Helpers for tests, benchmarks and the load tool: dev signers, transaction signing, and small
-//! hand-assembled contracts.
+//! Helpers for tests, benchmarks and the load tool: dev signers, transaction signing, small
+//! hand-assembled contracts, bindings of the workload contracts and seeded workloads.
+
+pub mod contracts;
+pub mod workload;
 
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered},

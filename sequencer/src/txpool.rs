@@ -58,7 +58,7 @@ impl Default for PoolConfig {
 }
 
 /// A transaction in the pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PooledTx {
     /// The transaction and its sender.
     pub tx: Recovered<TxEnvelope>,
@@ -66,6 +66,8 @@ pub struct PooledTx {
     pub hash: B256,
     /// Its encoded size.
     pub size: usize,
+    /// Its pre-execution at admission, handed to the executor as a hint.
+    pub inference: Option<Arc<crate::executor::Inference>>,
     /// Arrival order, to break fee ties first-come first-served.
     seq: u64,
 }
@@ -234,6 +236,7 @@ impl TxPool {
         let pooled = Arc::new(PooledTx {
             hash: checked.hash,
             size: checked.size,
+            inference: checked.inference,
             seq: self.next_seq,
             tx: checked.tx,
         });
@@ -387,6 +390,7 @@ mod tests {
             hash: *env.tx_hash(),
             size: 110,
             tx: Recovered::new_unchecked(env, signer.address()),
+            inference: None,
         }
     }
 

@@ -48,6 +48,19 @@ struct Entry {
     storage: HashMap<U256, Slot>,
 }
 
+/// A value a transaction observed when it read a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Observed {
+    /// The account (nonce, balance, code hash), or its absence.
+    Account(Option<AccountInfo>),
+    /// A storage value.
+    Slot(U256),
+}
+
+/// Every key a transaction read, with the value it saw: if the same keys hold the same values
+/// again, executing it again gives the same result.
+pub(crate) type ReadLog = Vec<(StateKey, Observed)>;
+
 /// Pre-block state plus committed writes.
 #[derive(Debug)]
 pub(crate) struct Overlay<'a> {
@@ -57,8 +70,10 @@ pub(crate) struct Overlay<'a> {
     codes: HashMap<B256, Bytecode>,
     /// Keys whose value came from the pre-block state.
     reads: HashSet<StateKey>,
-    /// Keys this overlay changed.
+    /// Keys changed.
     writes: HashSet<StateKey>,
+    /// Reads of the transaction running now, when logging.
+    log: Option<ReadLog>,
 }
 
 impl<'a> Overlay<'a> {
@@ -70,7 +85,93 @@ impl<'a> Overlay<'a> {
             codes: HashMap::default(),
             reads: HashSet::new(),
             writes: HashSet::new(),
+            log: None,
         }
+    }
+
+    /// Starts logging every key read (and the value seen) until [`Self::take_log`].
+    pub(crate) fn start_log(&mut self) {
+        self.log = Some(Vec::new());
+    }
+
+    /// The reads logged since [`Self::start_log`]; stops logging.
+    pub(crate) fn take_log(&mut self) -> ReadLog {
+        self.log.take().unwrap_or_default()
+    }
+
+    /// Keys read from the pre-block state.
+    pub(crate) const fn reads(&self) -> &HashSet<StateKey> {
+        &self.reads
+    }
+
+    /// Keys changed.
+    pub(crate) const fn writes(&self) -> &HashSet<StateKey> {
+        &self.writes
+    }
+
+    /// The current value of `key`.
+    pub(crate) fn observe(&mut self, key: StateKey) -> Result<Observed, DbError> {
+        Ok(match key {
+            StateKey::Account(address) => Observed::Account(self.entry(address)?.info),
+            StateKey::Slot(address, slot) => Observed::Slot(self.slot(address, slot)?),
+        })
+    }
+
+    /// Whether every read in `log` would see the same value now.
+    pub(crate) fn matches(&mut self, log: &ReadLog) -> Result<bool, DbError> {
+        for (key, seen) in log {
+            if self.observe(*key)? != *seen {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Commits one transaction's state changes.
+    pub(crate) fn apply_state(&mut self, state: &EvmState) -> Result<(), DbError> {
+        for (address, account) in state {
+            self.apply(*address, account)?;
+        }
+        Ok(())
+    }
+
+    /// Credits `amount` to `address` as the fee payment to a block's beneficiary does:
+    /// creating the account if needed, and deleting it if it is left empty from Spurious
+    /// Dragon on (a touched empty account).
+    pub(crate) fn credit(&mut self, address: Address, amount: U256) -> Result<(), DbError> {
+        let spec = self.spec;
+        let entry = self.entry(address)?;
+        let mut info = entry.info.unwrap_or_default();
+        info.balance += amount;
+        if spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) && info.is_empty() {
+            if entry.info.is_some() {
+                entry.info = None;
+                entry.wiped = true;
+                entry.storage.clear();
+                self.writes.insert(StateKey::Account(address));
+            }
+        } else if entry.info != Some(info) {
+            entry.info = Some(info);
+            self.writes.insert(StateKey::Account(address));
+        }
+        Ok(())
+    }
+
+    fn slot(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        let base_state = self.base.state;
+        let entry = self.entry(address)?;
+        if let Some(slot) = entry.storage.get(&index) {
+            return Ok(slot.value);
+        }
+        if entry.wiped || entry.base.is_none() {
+            // Storage of an account created or destroyed in this block (or that did not exist
+            // before it) starts empty: nothing to read from the base.
+            return Ok(U256::ZERO);
+        }
+        let value = base_state.storage(address, index)?;
+        entry.storage.insert(index, Slot { base: Some(value), value });
+        self.reads.insert(StateKey::Slot(address, index));
+        Ok(value)
     }
 
     fn entry(&mut self, address: Address) -> Result<&mut Entry, DbError> {
@@ -178,12 +279,13 @@ impl Database for Overlay<'_> {
 
     fn basic(&mut self, address: Address) -> Result<Option<RevmAccount>, DbError> {
         let entry = self.entry(address)?;
-        let Some(info) = entry.info else { return Ok(None) };
-        let code = if info.code_hash == KECCAK_EMPTY {
-            Some(Bytecode::default())
-        } else {
-            entry.code.clone()
-        };
+        let info = entry.info;
+        let code = entry.code.clone();
+        if let Some(log) = &mut self.log {
+            log.push((StateKey::Account(address), Observed::Account(info)));
+        }
+        let Some(info) = info else { return Ok(None) };
+        let code = if info.code_hash == KECCAK_EMPTY { Some(Bytecode::default()) } else { code };
         Ok(Some(RevmAccount {
             balance: info.balance,
             nonce: info.nonce,
@@ -201,19 +303,10 @@ impl Database for Overlay<'_> {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
-        let base_state = self.base.state;
-        let entry = self.entry(address)?;
-        if let Some(slot) = entry.storage.get(&index) {
-            return Ok(slot.value);
+        let value = self.slot(address, index)?;
+        if let Some(log) = &mut self.log {
+            log.push((StateKey::Slot(address, index), Observed::Slot(value)));
         }
-        if entry.wiped || entry.base.is_none() {
-            // Storage of an account created or destroyed in this block (or that did not exist
-            // before it) starts empty: nothing to read from the base.
-            return Ok(U256::ZERO);
-        }
-        let value = base_state.storage(address, index)?;
-        entry.storage.insert(index, Slot { base: Some(value), value });
-        self.reads.insert(StateKey::Slot(address, index));
         Ok(value)
     }
 

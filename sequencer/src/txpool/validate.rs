@@ -37,7 +37,7 @@ pub struct ValidationRules {
 }
 
 /// A transaction that passed the stateless checks, with its sender recovered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct CheckedTx {
     /// The transaction and its sender.
     pub tx: Recovered<TxEnvelope>,
@@ -45,7 +45,18 @@ pub struct CheckedTx {
     pub hash: B256,
     /// Its EIP-2718 encoded size.
     pub size: usize,
+    /// Its pre-execution against the latest state, when one was run (contract calls).
+    pub inference: Option<std::sync::Arc<crate::executor::Inference>>,
 }
+
+/// Equal transactions are equal checked transactions: the inference is derived data.
+impl PartialEq for CheckedTx {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.tx.signer() == other.tx.signer() && self.size == other.size
+    }
+}
+
+impl Eq for CheckedTx {}
 
 /// Decodes `raw` and runs every stateless check, recovering the sender.
 ///
@@ -114,7 +125,7 @@ pub fn check_decoded(
     }
     let hash = *tx.tx_hash();
     let sender = tx.recover_signer().map_err(|_| PoolError::InvalidSender)?;
-    Ok(CheckedTx { tx: Recovered::new_unchecked(tx, sender), hash, size })
+    Ok(CheckedTx { tx: Recovered::new_unchecked(tx, sender), hash, size, inference: None })
 }
 
 /// The gas a transaction pays before executing anything, and the EIP-7623 floor its gas limit

@@ -4,3 +4,4 @@
 mod cast;
 mod genesis;
 mod node;
+mod parallel;

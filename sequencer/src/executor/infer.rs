@@ -1,0 +1,110 @@
+//! Pre-execution of a transaction at admission, against the latest state and the environment
+//! of the block it is expected to land in (as `eth_createAccessList` would run it).
+//!
+//! It yields the exact keys the transaction reads and writes — the access set the partition
+//! needs when the transaction declares none — and its result. At block time, the parallel
+//! executor reuses that result without running the EVM again when the block's environment is
+//! the one it was computed for and every value it read is still the same.
+
+use std::sync::Arc;
+
+use alloy::consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use revm::{
+    Context, MainBuilder, MainContext,
+    context::{
+        ContextTr,
+        result::{EVMError, ExecutionResult},
+    },
+    state::EvmState,
+};
+
+use super::{
+    BlockEnv, CodeCache,
+    access::Access,
+    evm::{self, DbError, StateDb},
+    handler::transact_without_reward,
+    overlay::{Observed, Overlay, ReadLog, StateKey},
+};
+use crate::state::StateReader;
+
+/// What pre-executing a transaction revealed.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// Every key it read (not written) and every key it wrote (written).
+    pub(crate) keys: Vec<Access>,
+    /// The environment it ran in.
+    pub(crate) env: BlockEnv,
+    /// What it read, and the values it saw.
+    pub(crate) reads: ReadLog,
+    /// Its result (without the beneficiary's fee, which blocks credit separately).
+    pub(crate) outcome: ExecutionResult,
+    /// Its state changes.
+    pub(crate) state: EvmState,
+    /// Whether the sender's nonce was the transaction's: only then is the result reusable.
+    pub(crate) reusable: bool,
+}
+
+impl Inference {
+    /// Number of keys the transaction touches.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// Whether pre-executing `tx` can tell more than its sender and recipient already do: plain
+/// value transfers (no calldata) touch exactly those two accounts unless the recipient has
+/// code, which execution-time validation catches.
+pub fn worth_inferring(tx: &TxEnvelope) -> bool {
+    tx.kind().is_create() || !tx.input().is_empty() || tx.authorization_list().is_some()
+}
+
+/// Pre-executes `tx` on `state` in the block environment `env`.
+///
+/// Returns `None` when the transaction is not executable there (its result would say
+/// nothing), or the state cannot be read.
+pub fn infer(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    tx: &Recovered<TxEnvelope>,
+) -> Option<Inference> {
+    let mut overlay = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
+    let mut cfg = evm::cfg_env(env);
+    // Later transactions of a sender run ahead of its state nonce: still learn their keys.
+    cfg.disable_nonce_check = true;
+    let mut vm = Context::mainnet()
+        .with_cfg(cfg)
+        .with_block(evm::block_env(env))
+        .with_db(&mut overlay)
+        .build_mainnet();
+    vm.db_mut().start_log();
+    let result = transact_without_reward::<_, EVMError<DbError>>(&mut vm, evm::tx_env(tx));
+    let reads = vm.db_mut().take_log();
+    let (outcome, state) = result.ok()?;
+    let sender = tx.signer();
+    let reusable = reads.iter().any(|(key, seen)| {
+        *key == StateKey::Account(sender)
+            && matches!(seen, Observed::Account(Some(a)) if a.nonce == tx.nonce())
+    });
+    let mut keys: Vec<Access> = reads.iter().map(|(key, _)| (*key, false)).collect();
+    for (address, account) in &state {
+        if !account.is_touched() {
+            continue;
+        }
+        let original = account.original_info();
+        if account.is_created()
+            || account.is_selfdestructed()
+            || original.balance != account.info.balance
+            || original.nonce != account.info.nonce
+            || original.code_hash != account.info.code_hash
+        {
+            keys.push((StateKey::Account(*address), true));
+        }
+        for (slot, value) in &account.storage {
+            if value.is_changed() {
+                keys.push((StateKey::Slot(*address, *slot), true));
+            }
+        }
+    }
+    Some(Inference { keys, env: env.clone(), reads, outcome, state, reusable })
+}
