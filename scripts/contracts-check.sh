@@ -23,10 +23,10 @@ forge build
 step "forge test"
 forge test
 
-step "forge snapshot --check (contracts/.gas-snapshot; refresh with: cd contracts && forge snapshot)"
-forge snapshot --check > "$repo_root/.tools/forge-snapshot.log" 2>&1 || {
+step "forge snapshot --check (contracts/.gas-snapshot; refresh with: cd contracts && forge snapshot --match-contract RollupGasTest)"
+forge snapshot --match-contract RollupGasTest --check > "$repo_root/.tools/forge-snapshot.log" 2>&1 || {
   cat "$repo_root/.tools/forge-snapshot.log" >&2
-  echo "contracts-check: gas snapshot differs; run 'forge snapshot' in contracts/ and commit" >&2
+  echo "contracts-check: gas snapshot differs; run 'forge snapshot --match-contract RollupGasTest' in contracts/ and commit" >&2
   exit 1
 }
 echo "gas snapshot matches"
