@@ -16,6 +16,7 @@ mod call;
 mod evm;
 mod handler;
 mod infer;
+mod outcome;
 mod overlay;
 mod parallel;
 mod sequential;
@@ -25,7 +26,7 @@ use alloy_primitives::{Address, B256, Bytes, Log, U256};
 
 pub use call::{CallError, call, create_access_list, estimate_gas};
 pub use evm::CodeCache;
-pub use infer::{Inference, infer, worth_inferring};
+pub use infer::{Inference, infer, infer_batch, worth_inferring};
 pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
 
@@ -193,6 +194,12 @@ pub struct ExecStats {
     pub reexecuted: usize,
     /// Whether the block fell back to sequential execution.
     pub sequential_fallback: bool,
+    /// Time spent computing access sets and partitioning.
+    pub partition_time: std::time::Duration,
+    /// Time spent executing chunks concurrently.
+    pub parallel_time: std::time::Duration,
+    /// Time spent validating and merging (including re-executions).
+    pub merge_time: std::time::Duration,
 }
 
 /// Errors that stop a block (as opposed to a skipped transaction).

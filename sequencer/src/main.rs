@@ -2,6 +2,11 @@
 
 mod cli;
 
+/// mimalloc: block building allocates and frees many small maps on several threads at once,
+/// where it measurably beats the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -328,18 +328,30 @@ impl RecoveryWorker {
                 }
             }
             let next = self.next.read().clone();
-            batch.into_par_iter().for_each(|(raw, reply)| {
-                let checked = crate::txpool::check_raw(&raw, &self.rules).map(|mut checked| {
-                    if executor::worth_inferring(checked.tx.inner()) {
-                        let state = next.parent_state.as_ref();
-                        checked.inference =
-                            executor::infer(state, &self.codes, &next.env, &checked.tx)
-                                .map(Arc::new);
-                    }
-                    checked
-                });
+            let mut checked: Vec<Result<CheckedTx, PoolError>> = batch
+                .par_iter()
+                .map(|(raw, _)| crate::txpool::check_raw(raw, &self.rules))
+                .collect();
+            let wanted: Vec<usize> = checked
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.as_ref().is_ok_and(|c| executor::worth_inferring(c.tx.inner())))
+                .map(|(i, _)| i)
+                .collect();
+            let inferred = executor::infer_batch(
+                next.parent_state.as_ref(),
+                &self.codes,
+                &next.env,
+                wanted.par_iter().map(|&i| &checked[i].as_ref().expect("filtered on Ok").tx),
+            );
+            for (i, inference) in wanted.into_iter().zip(inferred) {
+                if let Ok(tx) = &mut checked[i] {
+                    tx.inference = inference.map(Arc::new);
+                }
+            }
+            for ((_, reply), checked) in batch.into_iter().zip(checked) {
                 let _ = reply.send(checked);
-            });
+            }
         }
     }
 }

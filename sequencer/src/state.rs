@@ -164,13 +164,13 @@ impl<T: StateReader + ?Sized + Send> StateReader for std::sync::Arc<T> {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryState {
     /// Accounts by address.
-    pub accounts: std::collections::HashMap<Address, AccountInfo>,
+    pub accounts: alloy_primitives::map::HashMap<Address, AccountInfo>,
     /// Storage by (address, slot); absent means zero.
-    pub storage: std::collections::HashMap<(Address, U256), U256>,
+    pub storage: alloy_primitives::map::HashMap<(Address, U256), U256>,
     /// Code by hash.
-    pub codes: std::collections::HashMap<B256, Bytes>,
+    pub codes: alloy_primitives::map::HashMap<B256, Bytes>,
     /// Block hashes by number, for `BLOCKHASH`.
-    pub block_hashes: std::collections::HashMap<u64, B256>,
+    pub block_hashes: alloy_primitives::map::HashMap<u64, B256>,
 }
 
 impl MemoryState {

@@ -2,6 +2,7 @@
 //! hand-assembled contracts, bindings of the workload contracts and seeded workloads.
 
 pub mod contracts;
+pub mod mainnet;
 pub mod workload;
 
 use alloy::{

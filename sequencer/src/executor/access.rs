@@ -11,15 +11,55 @@
 //! Access sets are hints: validation after execution, not these sets, guarantees correctness.
 
 use alloy::consensus::Transaction as _;
-use alloy_primitives::map::HashMap;
+use std::hash::BuildHasher;
+
+use alloy_primitives::{
+    Address,
+    map::{DefaultHashBuilder, HashMap},
+};
+use rayon::prelude::*;
 
 use super::{ExecTx, overlay::StateKey};
 
 /// One access: the key and whether it is (expected to be) written.
 pub(crate) type Access = (StateKey, bool);
 
-/// The expected accesses of `tx`.
-pub(crate) fn access_set(tx: &ExecTx) -> Vec<Access> {
+/// Contracts whose callers recently turned out to conflict although their access sets said
+/// otherwise: without an exact hint, a call to one of them is taken to write it, which groups
+/// its callers. Bounded, and forgotten after [`HotContracts::MEMORY_BLOCKS`] quiet blocks.
+#[derive(Debug, Default)]
+pub(crate) struct HotContracts {
+    /// Contract → block count at which it last caused a re-execution.
+    last_seen: HashMap<Address, u64>,
+    blocks: u64,
+}
+
+impl HotContracts {
+    /// Blocks a contract stays hot without causing another re-execution.
+    const MEMORY_BLOCKS: u64 = 64;
+    /// Most contracts remembered.
+    const CAPACITY: usize = 1024;
+
+    /// Whether calls to `contract` should be grouped.
+    pub(crate) fn contains(&self, contract: &Address) -> bool {
+        self.last_seen.contains_key(contract)
+    }
+
+    /// Records one executed block and the contracts whose callers had to be re-executed.
+    pub(crate) fn record_block(&mut self, conflicted: impl IntoIterator<Item = Address>) {
+        self.blocks += 1;
+        for contract in conflicted {
+            if self.last_seen.len() < Self::CAPACITY || self.last_seen.contains_key(&contract) {
+                self.last_seen.insert(contract, self.blocks);
+            }
+        }
+        let horizon = self.blocks.saturating_sub(Self::MEMORY_BLOCKS);
+        self.last_seen.retain(|_, seen| *seen > horizon);
+    }
+}
+
+/// The expected accesses of `tx`, given the contracts currently known to be hot.
+pub(crate) fn access_set(tx: &ExecTx, hot: &HotContracts) -> Vec<Access> {
     let inner = tx.tx.inner();
     let sender = tx.tx.signer();
     let mut set = vec![(StateKey::Account(sender), true)];
@@ -29,8 +69,9 @@ pub(crate) fn access_set(tx: &ExecTx) -> Vec<Access> {
     }
     match inner.kind() {
         alloy_primitives::TxKind::Call(to) => {
-            let unknown = tx.hint.is_none() && declared.is_none();
-            let write = !inner.value().is_zero() || (unknown && !inner.input().is_empty());
+            let calls = !inner.input().is_empty();
+            let unknown = tx.hint.is_none() && (declared.is_none() || hot.contains(&to));
+            let write = !inner.value().is_zero() || (unknown && calls);
             set.push((StateKey::Account(to), write));
         }
         alloy_primitives::TxKind::Create => {
@@ -54,46 +95,43 @@ pub(crate) fn access_set(tx: &ExecTx) -> Vec<Access> {
 }
 
 /// Groups transactions so that two transactions whose sets conflict (one writes a key the
-/// other reads or writes) share a group. Groups keep block order inside and are returned in
-/// order of their first transaction.
-pub(crate) fn partition(sets: &[Vec<Access>]) -> Vec<Vec<usize>> {
-    #[derive(Default)]
-    struct KeyState {
-        /// A transaction already joined to every accessor of the key (valid once written).
-        representative: usize,
-        written: bool,
-        /// Readers seen before the first writer.
-        readers: Vec<usize>,
-    }
+/// other reads or writes) share a group; returns each transaction's group id, ids numbered in
+/// order of each group's first transaction.
+///
+/// Every access becomes a (key hash, transaction, write) entry; sorting by hash (in parallel)
+/// lines up the accesses of each key, and a key with any writer unites all its accessors. Two
+/// keys sharing a 64-bit hash would only merge groups needlessly, never split a real conflict.
+pub(crate) fn partition(sets: &[Vec<Access>]) -> Vec<u32> {
+    let hasher = DefaultHashBuilder::default();
+    let mut entries: Vec<(u64, u32, bool)> = sets
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(tx, set)| {
+            let hasher = &hasher;
+            set.iter().map(move |(key, write)| (hasher.hash_one(key), tx as u32, *write))
+        })
+        .collect();
+    entries.par_sort_unstable_by_key(|entry| entry.0);
     let mut groups = UnionFind::new(sets.len());
-    let mut keys: HashMap<StateKey, KeyState> = HashMap::default();
-    for (tx, set) in sets.iter().enumerate() {
-        for &(key, write) in set {
-            let state = keys.entry(key).or_default();
-            match (state.written, write) {
-                (true, _) => groups.union(state.representative, tx),
-                (false, true) => {
-                    for reader in state.readers.drain(..) {
-                        groups.union(reader, tx);
-                    }
-                    state.written = true;
-                    state.representative = tx;
-                }
-                (false, false) => state.readers.push(tx),
+    for run in entries.chunk_by(|a, b| a.0 == b.0) {
+        if run.len() > 1 && run.iter().any(|entry| entry.2) {
+            for entry in &run[1..] {
+                groups.union(run[0].1 as usize, entry.1 as usize);
             }
         }
     }
-    let mut by_root: HashMap<usize, usize> = HashMap::default();
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    for tx in 0..sets.len() {
-        let root = groups.find(tx);
-        let group = *by_root.entry(root).or_insert_with(|| {
-            out.push(Vec::new());
-            out.len() - 1
-        });
-        out[group].push(tx);
-    }
-    out
+    let mut id_of_root = vec![u32::MAX; sets.len()];
+    let mut next = 0;
+    (0..sets.len())
+        .map(|tx| {
+            let root = groups.find(tx);
+            if id_of_root[root] == u32::MAX {
+                id_of_root[root] = next;
+                next += 1;
+            }
+            id_of_root[root]
+        })
+        .collect()
 }
 
 /// Disjoint sets over transaction indices (path halving, union by size).
@@ -149,16 +187,16 @@ mod tests {
                 (StateKey::Slot(Address::with_last_byte(9), U256::from(1)), true),
             ],
         ];
-        assert_eq!(partition(&sets), vec![vec![0], vec![1], vec![2]]);
+        assert_eq!(partition(&sets), vec![0, 1, 2]);
         let mut with_writer = sets;
         with_writer.push(vec![(account(4), true), (token, true)]);
-        assert_eq!(partition(&with_writer), vec![vec![0, 1, 3], vec![2]]);
+        assert_eq!(partition(&with_writer), vec![0, 0, 1, 0]);
     }
 
     #[test]
     fn writers_of_one_key_share_a_group_in_block_order() {
         let hot = StateKey::Slot(Address::with_last_byte(7), U256::ZERO);
         let sets: Vec<_> = (0..5).map(|i| vec![(account(i), true), (hot, i % 2 == 0)]).collect();
-        assert_eq!(partition(&sets), vec![vec![0, 1, 2, 3, 4]]);
+        assert_eq!(partition(&sets), vec![0; 5]);
     }
 }

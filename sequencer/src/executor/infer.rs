@@ -9,13 +9,10 @@
 use std::sync::Arc;
 
 use alloy::consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use rayon::prelude::*;
 use revm::{
     Context, MainBuilder, MainContext,
-    context::{
-        ContextTr,
-        result::{EVMError, ExecutionResult},
-    },
-    state::EvmState,
+    context::{ContextTr, result::EVMError},
 };
 
 use super::{
@@ -23,7 +20,8 @@ use super::{
     access::Access,
     evm::{self, DbError, StateDb},
     handler::transact_without_reward,
-    overlay::{Observed, Overlay, ReadLog, StateKey},
+    outcome::{self, Done},
+    overlay::{Changes, Observed, Overlay, ReadLog, StateKey, changes_of},
 };
 use crate::state::StateReader;
 
@@ -36,10 +34,10 @@ pub struct Inference {
     pub(crate) env: BlockEnv,
     /// What it read, and the values it saw.
     pub(crate) reads: ReadLog,
-    /// Its result (without the beneficiary's fee, which blocks credit separately).
-    pub(crate) outcome: ExecutionResult,
+    /// Its result, receipt and fee (the fee is credited to the beneficiary by the block).
+    pub(crate) done: Done,
     /// Its state changes.
-    pub(crate) state: EvmState,
+    pub(crate) changes: Changes,
     /// Whether the sender's nonce was the transaction's: only then is the result reusable.
     pub(crate) reusable: bool,
 }
@@ -58,6 +56,25 @@ pub fn worth_inferring(tx: &TxEnvelope) -> bool {
     tx.kind().is_create() || !tx.input().is_empty() || tx.authorization_list().is_some()
 }
 
+/// The EVM pre-execution runs on: it owns its overlay, so one can be reused for many
+/// transactions.
+type InferEvm<'a> = revm::handler::MainnetEvm<revm::handler::MainnetContext<Overlay<'a>>>;
+
+fn infer_evm<'a>(
+    state: &'a dyn StateReader,
+    codes: &'a Arc<CodeCache>,
+    env: &BlockEnv,
+) -> InferEvm<'a> {
+    let mut cfg = evm::cfg_env(env);
+    // Later transactions of a sender run ahead of its state nonce: still learn their keys.
+    cfg.disable_nonce_check = true;
+    Context::mainnet()
+        .with_cfg(cfg)
+        .with_block(evm::block_env(env))
+        .with_db(Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork)))
+        .build_mainnet()
+}
+
 /// Pre-executes `tx` on `state` in the block environment `env`.
 ///
 /// Returns `None` when the transaction is not executable there (its result would say
@@ -68,17 +85,28 @@ pub fn infer(
     env: &BlockEnv,
     tx: &Recovered<TxEnvelope>,
 ) -> Option<Inference> {
-    let mut overlay = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
-    let mut cfg = evm::cfg_env(env);
-    // Later transactions of a sender run ahead of its state nonce: still learn their keys.
-    cfg.disable_nonce_check = true;
-    let mut vm = Context::mainnet()
-        .with_cfg(cfg)
-        .with_block(evm::block_env(env))
-        .with_db(&mut overlay)
-        .build_mainnet();
+    infer_with(&mut infer_evm(state, codes, env), env, tx)
+}
+
+/// Pre-executes many transactions on all cores, each against `state` alone (not after one
+/// another), reusing one EVM per worker thread.
+pub fn infer_batch<'t>(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    txs: impl IndexedParallelIterator<Item = &'t Recovered<TxEnvelope>>,
+) -> Vec<Option<Inference>> {
+    txs.map_init(|| infer_evm(state, codes, env), |vm, tx| infer_with(vm, env, tx)).collect()
+}
+
+fn infer_with(
+    vm: &mut InferEvm<'_>,
+    env: &BlockEnv,
+    tx: &Recovered<TxEnvelope>,
+) -> Option<Inference> {
+    vm.db_mut().reset();
     vm.db_mut().start_log();
-    let result = transact_without_reward::<_, EVMError<DbError>>(&mut vm, evm::tx_env(tx));
+    let result = transact_without_reward::<_, EVMError<DbError>>(vm, evm::tx_env(tx));
     let reads = vm.db_mut().take_log();
     let (outcome, state) = result.ok()?;
     let sender = tx.signer();
@@ -106,5 +134,7 @@ pub fn infer(
             }
         }
     }
-    Some(Inference { keys, env: env.clone(), reads, outcome, state, reusable })
+    let done = outcome::done(tx, env, outcome);
+    let changes = changes_of(&state, evm::spec_id(env.hardfork));
+    Some(Inference { keys, env: env.clone(), reads, done, changes, reusable })
 }

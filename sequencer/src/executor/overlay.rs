@@ -6,14 +6,17 @@
 //! these transactions" and of the resulting [`StateDiff`]. The recorded base reads are what
 //! the parallel executor validates against other groups' writes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use alloy_primitives::{Address, B256, U256, map::HashMap};
+use alloy_primitives::{
+    Address, B256, U256,
+    map::{HashMap, HashSet},
+};
 use revm::{
     Database, DatabaseCommit, DatabaseRef,
     bytecode::Bytecode,
     primitives::{KECCAK_EMPTY, hardfork::SpecId},
-    state::{Account, AccountInfo as RevmAccount, EvmState},
+    state::{AccountInfo as RevmAccount, EvmState},
 };
 
 use super::evm::{DbError, StateDb};
@@ -83,10 +86,20 @@ impl<'a> Overlay<'a> {
             spec,
             accounts: HashMap::default(),
             codes: HashMap::default(),
-            reads: HashSet::new(),
-            writes: HashSet::new(),
+            reads: HashSet::default(),
+            writes: HashSet::default(),
             log: None,
         }
+    }
+
+    /// Forgets everything but the base state, keeping allocated capacity (for reuse on an
+    /// unrelated transaction).
+    pub(crate) fn reset(&mut self) {
+        self.accounts.clear();
+        self.codes.clear();
+        self.reads.clear();
+        self.writes.clear();
+        self.log = None;
     }
 
     /// Starts logging every key read (and the value seen) until [`Self::take_log`].
@@ -127,12 +140,9 @@ impl<'a> Overlay<'a> {
         Ok(true)
     }
 
-    /// Commits one transaction's state changes.
+    /// Commits one transaction's state changes as revm reports them.
     pub(crate) fn apply_state(&mut self, state: &EvmState) -> Result<(), DbError> {
-        for (address, account) in state {
-            self.apply(*address, account)?;
-        }
-        Ok(())
+        self.apply_changes(&changes_of(state, self.spec))
     }
 
     /// Credits `amount` to `address` as the fee payment to a block's beneficiary does:
@@ -186,50 +196,51 @@ impl<'a> Overlay<'a> {
         Ok(self.accounts.get_mut(&address).expect("inserted above"))
     }
 
-    /// Commits one transaction's final state.
-    fn apply(&mut self, address: Address, account: &Account) -> Result<(), DbError> {
-        if !account.is_touched() {
-            return Ok(());
+    /// Commits one transaction's changes.
+    pub(crate) fn apply_changes(&mut self, changes: &Changes) -> Result<(), DbError> {
+        for change in changes {
+            self.apply(change)?;
         }
-        let spec = self.spec;
-        if let Some(code) = &account.info.code
-            && account.info.code_hash != KECCAK_EMPTY
-            && !self.codes.contains_key(&account.info.code_hash)
+        Ok(())
+    }
+
+    fn apply(&mut self, change: &AccountChange) -> Result<(), DbError> {
+        let address = change.address;
+        if let Some(code) = &change.code
+            && let Some(info) = change.info
+            && !self.codes.contains_key(&info.code_hash)
         {
-            self.codes.insert(account.info.code_hash, code.clone());
+            self.codes.insert(info.code_hash, code.clone());
         }
         let mut writes = Vec::new();
         let entry = self.entry(address)?;
-        if account.is_selfdestructed() || account.state_clear_aware_is_empty(spec) {
-            if entry.info.is_some() || !entry.storage.is_empty() {
-                writes.push(StateKey::Account(address));
-            }
-            entry.info = None;
-            entry.wiped = true;
-            entry.storage.clear();
-        } else {
-            if account.is_created() {
+        match change.info {
+            None => {
+                if entry.info.is_some() || !entry.storage.is_empty() {
+                    writes.push(StateKey::Account(address));
+                }
+                entry.info = None;
                 entry.wiped = true;
                 entry.storage.clear();
-                writes.push(StateKey::Account(address));
             }
-            let info = &account.info;
-            let new =
-                AccountInfo { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash };
-            if entry.info != Some(new) {
-                writes.push(StateKey::Account(address));
-                entry.info = Some(new);
-            }
-            if info.code.is_some() {
-                entry.code = info.code.clone();
-            }
-            for (key, slot) in &account.storage {
-                if slot.present_value == slot.original_value && !account.is_created() {
-                    continue;
+            Some(new) => {
+                if change.created {
+                    entry.wiped = true;
+                    entry.storage.clear();
+                    writes.push(StateKey::Account(address));
                 }
-                let base = entry.storage.get(key).and_then(|s| s.base);
-                entry.storage.insert(*key, Slot { base, value: slot.present_value });
-                writes.push(StateKey::Slot(address, *key));
+                if entry.info != Some(new) {
+                    writes.push(StateKey::Account(address));
+                    entry.info = Some(new);
+                }
+                if change.code.is_some() {
+                    entry.code = change.code.clone();
+                }
+                for (key, value) in &change.storage {
+                    let base = entry.storage.get(key).and_then(|s| s.base);
+                    entry.storage.insert(*key, Slot { base, value: *value });
+                    writes.push(StateKey::Slot(address, *key));
+                }
             }
         }
         self.writes.extend(writes);
@@ -317,12 +328,67 @@ impl Database for Overlay<'_> {
 
 impl DatabaseCommit for Overlay<'_> {
     fn commit(&mut self, changes: EvmState) {
-        for (address, account) in changes {
-            // Every touched account was loaded through `basic` first, so this cannot read the
-            // base; an error here would be a store failure mid-commit.
-            if let Err(e) = self.apply(address, &account) {
-                tracing::error!(target: "sequencer::executor", %address, error = %e, "commit failed");
-            }
+        // Every touched account was loaded through `basic` first, so this cannot read the
+        // base; an error here would be a store failure mid-commit.
+        if let Err(e) = self.apply_state(&changes) {
+            tracing::error!(target: "sequencer::executor", error = %e, "commit failed");
         }
     }
+}
+
+/// One account's change by one transaction: what committing it needs, without revm's
+/// bookkeeping (so a transaction's result can be kept cheaply until its block is merged).
+#[derive(Debug, Clone)]
+pub(crate) struct AccountChange {
+    pub(crate) address: Address,
+    /// The account after the transaction; `None` when it no longer exists.
+    pub(crate) info: Option<AccountInfo>,
+    /// Destroyed by `SELFDESTRUCT` (rather than removed for being empty).
+    pub(crate) destroyed: bool,
+    /// Created by the transaction: its previous storage is gone.
+    pub(crate) created: bool,
+    /// Its code, when it has any.
+    pub(crate) code: Option<Bytecode>,
+    /// Slots written, with their new values.
+    pub(crate) storage: Vec<(U256, U256)>,
+}
+
+/// A transaction's state changes.
+pub(crate) type Changes = Vec<AccountChange>;
+
+/// The changes in revm's post-transaction state under `spec` (touched accounts only; an
+/// account destroyed, or left empty from Spurious Dragon on, no longer exists).
+pub(crate) fn changes_of(state: &EvmState, spec: SpecId) -> Changes {
+    state
+        .iter()
+        .filter(|(_, account)| account.is_touched())
+        .map(|(address, account)| {
+            let destroyed = account.is_selfdestructed();
+            let gone = destroyed || account.state_clear_aware_is_empty(spec);
+            let created = account.is_created();
+            let info = &account.info;
+            let storage = if gone {
+                Vec::new()
+            } else {
+                account
+                    .storage
+                    .iter()
+                    .filter(|(_, slot)| created || slot.present_value != slot.original_value)
+                    .map(|(key, slot)| (*key, slot.present_value))
+                    .collect()
+            };
+            AccountChange {
+                address: *address,
+                info: (!gone).then_some(AccountInfo {
+                    nonce: info.nonce,
+                    balance: info.balance,
+                    code_hash: info.code_hash,
+                }),
+                destroyed,
+                created,
+                code: info.code.clone().filter(|_| info.code_hash != KECCAK_EMPTY),
+                storage,
+            }
+        })
+        .collect()
 }

@@ -32,30 +32,27 @@
 
 use std::sync::Arc;
 
+use std::{collections::BTreeMap, hash::BuildHasher};
+
 use alloy::consensus::Transaction as _;
-use alloy_primitives::{U256, map::HashMap};
+use alloy_primitives::{Address, B256, Bytes, U256, map::DefaultHashBuilder};
 use rayon::prelude::*;
 use revm::{
     Context, MainBuilder, MainContext,
-    context::{
-        ContextTr,
-        result::{EVMError, ExecutionResult},
-    },
-    state::EvmState,
+    context::{ContextTr, result::EVMError},
+    primitives::hardfork::SpecId,
 };
 
 use super::{
-    BlockEnv, BlockExecution, BlockExecutor, ExecError, ExecStats, ExecTx, SkipReason, SkippedTx,
-    access,
+    BlockEnv, BlockExecution, BlockExecutor, ExecError, ExecStats, ExecTx, Inference, SkipReason,
+    SkippedTx, access,
     evm::{self, CodeCache, DbError, StateDb},
     handler::transact_without_reward,
-    overlay::{Overlay, ReadLog, StateKey},
+    outcome::{Done, done},
+    overlay::{Changes, Overlay, ReadLog, StateKey, changes_of},
     sequential,
 };
-use crate::{
-    chain::Hardfork,
-    state::{StateDiff, StateReader},
-};
+use crate::state::{AccountDiff, StateDiff, StateReader};
 
 /// When the parallel executor runs a block in parallel, and how it splits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,34 +98,59 @@ impl ParallelConfig {
 pub struct ParallelExecutor {
     codes: Arc<CodeCache>,
     config: ParallelConfig,
+    hot: Arc<parking_lot::RwLock<access::HotContracts>>,
 }
 
 impl ParallelExecutor {
     /// An executor sharing `codes` (analysed contract code) with others.
     pub fn with_code_cache(codes: Arc<CodeCache>) -> Self {
-        Self { codes, config: ParallelConfig::default() }
+        Self { codes, config: ParallelConfig::default(), hot: Arc::default() }
     }
 
     /// An executor with the given thresholds.
     pub fn with_config(config: ParallelConfig) -> Self {
-        Self { codes: Arc::default(), config }
+        Self { codes: Arc::default(), config, hot: Arc::default() }
     }
 }
 
-/// One transaction's optimistic run.
+/// One transaction's optimistic outcome: its result, or why it was not executable.
+type Outcome = Result<Done, SkipReason>;
+
+/// What replaying an optimistic run in order needs: its state changes and logged reads,
+/// owned, or those of the pre-execution it reused.
 #[derive(Debug)]
-struct Run {
-    index: usize,
-    /// The result, or why the transaction was not executable.
-    outcome: Result<ExecutionResult, SkipReason>,
-    state: EvmState,
-    reads: ReadLog,
+enum Replay {
+    Ran { changes: Changes, reads: ReadLog },
+    Reused(Arc<Inference>),
 }
 
-/// One chunk's runs and its overlay's key sets.
-struct ChunkOutput<'a> {
-    runs: Vec<Run>,
-    overlay: Overlay<'a>,
+impl Replay {
+    fn reads(&self) -> &ReadLog {
+        match self {
+            Self::Ran { reads, .. } => reads,
+            Self::Reused(hint) => &hint.reads,
+        }
+    }
+
+    fn into_changes(self) -> Changes {
+        match self {
+            Self::Ran { changes, .. } => changes,
+            Self::Reused(hint) => hint.changes.clone(),
+        }
+    }
+}
+
+/// Everything one chunk produced, computed inside the chunk's own task.
+struct ChunkOutput {
+    /// (transaction index, outcome, replay data), in block order.
+    runs: Vec<(usize, Outcome, Replay)>,
+    /// The chunk's state changes, sorted by address.
+    diff: Vec<(Address, AccountDiff)>,
+    codes: BTreeMap<B256, Bytes>,
+    /// (key hash, chunk, written) for every key the chunk read from the pre-block state or wrote.
+    keys: Vec<(u64, u32, bool)>,
+    /// Whether the chunk read or wrote the beneficiary.
+    touched_beneficiary: bool,
 }
 
 impl BlockExecutor for ParallelExecutor {
@@ -143,53 +165,98 @@ impl BlockExecutor for ParallelExecutor {
         txs: &[ExecTx],
     ) -> Result<(BlockExecution, ExecStats), ExecError> {
         let config = self.config;
+        let started = std::time::Instant::now();
         let threads = rayon::current_num_threads();
         if txs.len() < config.min_txs.max(2) || threads < 2 {
             return sequential_fallback(state, &self.codes, env, txs, 1, txs.len());
         }
-        let groups = if config.ignore_access_sets {
-            (0..txs.len()).map(|i| vec![i]).collect()
+        let group_of: Vec<u32> = if config.ignore_access_sets {
+            (0..txs.len() as u32).collect()
         } else {
-            let sets: Vec<_> = txs.par_iter().map(access::access_set).collect();
+            let hot = self.hot.read();
+            let sets: Vec<_> = txs.par_iter().map(|tx| access::access_set(tx, &hot)).collect();
             access::partition(&sets)
         };
-        let weight = |group: &Vec<usize>| group.iter().map(|&i| txs[i].tx.gas_limit()).sum::<u64>();
-        let total: u64 = txs.iter().map(|t| t.tx.gas_limit()).sum();
-        let largest = groups.iter().map(Vec::len).max().unwrap_or(0);
-        let heaviest = groups.iter().map(weight).max().unwrap_or(0);
+        let group_count = group_of.iter().max().map_or(0, |g| *g as usize + 1);
+        let mut weights = vec![0u64; group_count];
+        let mut sizes = vec![0usize; group_count];
+        for (tx, &group) in txs.iter().zip(&group_of) {
+            weights[group as usize] += tx.tx.gas_limit();
+            sizes[group as usize] += 1;
+        }
+        let total: u64 = weights.iter().sum();
+        let largest = sizes.iter().copied().max().unwrap_or(0);
+        let heaviest = weights.iter().copied().max().unwrap_or(0);
         let dominated = heaviest * 100 >= total * config.max_group_share_percent;
-        if groups.len() < 2 && config.max_group_share_percent <= 100 || dominated {
-            return sequential_fallback(state, &self.codes, env, txs, groups.len(), largest);
+        if group_count < 2 && config.max_group_share_percent <= 100 || dominated {
+            return sequential_fallback(state, &self.codes, env, txs, group_count, largest);
         }
-        let chunks = if config.ignore_access_sets {
-            let count = (threads * config.chunks_per_thread).min(txs.len());
-            (0..count).map(|c| (c..txs.len()).step_by(count).collect()).collect()
+        let chunk_count = (threads * config.chunks_per_thread).min(group_count);
+        let chunk_of_group = if config.ignore_access_sets {
+            (0..group_count).map(|g| g % chunk_count).collect()
         } else {
-            schedule(&groups, weight, threads * config.chunks_per_thread)
+            schedule(&weights, chunk_count)
         };
-        let outputs: Vec<ChunkOutput<'_>> = chunks
+        let mut chunks: Vec<Vec<usize>> =
+            vec![Vec::with_capacity(txs.len() / chunk_count + 1); chunk_count];
+        for (tx, &group) in group_of.iter().enumerate() {
+            chunks[chunk_of_group[group as usize]].push(tx);
+        }
+        let partitioned = std::time::Instant::now();
+        let hasher = DefaultHashBuilder::default();
+        let outputs: Vec<ChunkOutput> = chunks
             .par_iter()
-            .map(|chunk| run_chunk(state, &self.codes, env, txs, chunk))
+            .enumerate()
+            .map(|(id, chunk)| run_chunk(state, &self.codes, env, txs, chunk, id as u32, &hasher))
             .collect::<Result<_, _>>()?;
-        let mut stats =
-            ExecStats { groups: groups.len(), largest_group: largest, ..Default::default() };
-        let mut runs: Vec<Run> = Vec::with_capacity(txs.len());
-        let mut overlays = Vec::with_capacity(outputs.len());
-        for output in outputs {
-            runs.extend(output.runs);
-            overlays.push(output.overlay);
-        }
-        runs.sort_unstable_by_key(|r| r.index);
-
-        let out = if chunks_independent(&overlays, env, &runs, txs) {
-            merge_independent(state, &self.codes, env, txs, runs, overlays)?
-        } else {
-            drop(overlays);
-            let (out, reexecuted) = validate_in_order(state, &self.codes, env, txs, runs)?;
-            stats.conflicts = reexecuted;
-            stats.reexecuted = reexecuted;
-            out
+        let executed = std::time::Instant::now();
+        let mut stats = ExecStats {
+            groups: group_count,
+            largest_group: largest,
+            partition_time: partitioned - started,
+            parallel_time: executed - partitioned,
+            ..Default::default()
         };
+
+        let touched_beneficiary = outputs.iter().any(|o| o.touched_beneficiary);
+        let mut keys = Vec::with_capacity(outputs.iter().map(|o| o.keys.len()).sum());
+        let mut diffs = Vec::with_capacity(outputs.len());
+        let mut runs = Vec::with_capacity(outputs.len());
+        let mut codes = BTreeMap::new();
+        for output in outputs {
+            keys.extend(output.keys);
+            diffs.push(output.diff);
+            runs.push(output.runs);
+            codes.extend(output.codes);
+        }
+        let (outcomes, replays): (Vec<Outcome>, Vec<Replay>) = merge_sorted(runs, |run| run.0)
+            .into_iter()
+            .map(|(_, outcome, replay)| (outcome, replay))
+            .unzip();
+        let independent = !touched_beneficiary
+            && gas_limit_never_binds(env, txs, &outcomes)
+            && keys_disjoint(keys);
+        let out = if independent {
+            // The replay data is not needed: free it off the critical path.
+            rayon::spawn(move || drop(replays));
+            merge_independent(state, &self.codes, env, outcomes, diffs, codes)?
+        } else {
+            drop(diffs);
+            let (out, reexecuted) =
+                validate_in_order(state, &self.codes, env, txs, outcomes, replays)?;
+            stats.conflicts = reexecuted.len();
+            stats.reexecuted = reexecuted.len();
+            // Learn which contracts' callers conflict, to group them in the next blocks.
+            let contracts = reexecuted.into_iter().filter_map(|i| {
+                let tx = txs[i].tx.inner();
+                (txs[i].hint.is_none() && !tx.input().is_empty()).then(|| tx.to()).flatten()
+            });
+            self.hot.write().record_block(contracts);
+            stats.merge_time = executed.elapsed();
+            return Ok((out, stats));
+        };
+        self.hot.write().record_block([]);
+        stats.merge_time = executed.elapsed();
         Ok((out, stats))
     }
 }
@@ -206,41 +273,59 @@ fn sequential_fallback(
     Ok((out, ExecStats { groups, largest_group, sequential_fallback: true, ..Default::default() }))
 }
 
-/// Packs groups into at most `chunks` chunks, heaviest group first onto the lightest chunk;
-/// each chunk's transactions in block order.
-fn schedule(
-    groups: &[Vec<usize>],
-    weight: impl Fn(&Vec<usize>) -> u64,
-    chunks: usize,
-) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..groups.len()).collect();
-    order.sort_unstable_by_key(|&g| std::cmp::Reverse(weight(&groups[g])));
-    let count = chunks.min(groups.len()).max(1);
+/// Assigns each group (by weight) to one of `chunks` chunks, heaviest group first onto the
+/// lightest chunk (longest-processing-time scheduling).
+fn schedule(weights: &[u64], chunks: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_unstable_by_key(|&g| std::cmp::Reverse(weights[g]));
     let mut loads = std::collections::BinaryHeap::new();
-    for chunk in 0..count {
+    for chunk in 0..chunks.max(1) {
         loads.push(std::cmp::Reverse((0u64, chunk)));
     }
-    let mut out = vec![Vec::new(); count];
+    let mut chunk_of = vec![0; weights.len()];
     for g in order {
-        let std::cmp::Reverse((load, chunk)) = loads.pop().expect("count >= 1");
-        out[chunk].extend_from_slice(&groups[g]);
-        loads.push(std::cmp::Reverse((load + weight(&groups[g]).max(1), chunk)));
+        let std::cmp::Reverse((load, chunk)) = loads.pop().expect("at least one chunk");
+        chunk_of[g] = chunk;
+        loads.push(std::cmp::Reverse((load + weights[g].max(1), chunk)));
     }
-    for chunk in &mut out {
-        chunk.sort_unstable();
+    chunk_of
+}
+
+/// Merges lists each sorted by `key` into one sorted sequence.
+fn merge_sorted<T, K: Ord + Copy>(lists: Vec<Vec<T>>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let total = lists.iter().map(Vec::len).sum();
+    let mut iters: Vec<std::iter::Peekable<std::vec::IntoIter<T>>> =
+        lists.into_iter().map(|l| l.into_iter().peekable()).collect();
+    let mut heap = std::collections::BinaryHeap::with_capacity(iters.len());
+    for (i, iter) in iters.iter_mut().enumerate() {
+        if let Some(first) = iter.peek() {
+            heap.push(std::cmp::Reverse((key(first), i)));
+        }
+    }
+    let mut out = Vec::with_capacity(total);
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        let item = iters[i].next().expect("peeked");
+        out.push(item);
+        if let Some(next) = iters[i].peek() {
+            heap.push(std::cmp::Reverse((key(next), i)));
+        }
     }
     out
 }
 
-/// Runs one chunk's transactions in order on its own overlay, without fee payments.
-fn run_chunk<'a>(
-    state: &'a dyn StateReader,
-    codes: &'a Arc<CodeCache>,
+/// Runs one chunk's transactions in order on its own overlay, without fee payments, and
+/// prepares in the same task what the merge needs: receipts, its sorted diff, its keys.
+fn run_chunk(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
     env: &BlockEnv,
     txs: &[ExecTx],
     chunk: &[usize],
-) -> Result<ChunkOutput<'a>, ExecError> {
-    let mut overlay = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
+    id: u32,
+    hasher: &DefaultHashBuilder,
+) -> Result<ChunkOutput, ExecError> {
+    let spec = evm::spec_id(env.hardfork);
+    let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut runs = Vec::with_capacity(chunk.len());
     {
         let mut vm = Context::mainnet()
@@ -253,13 +338,8 @@ fn run_chunk<'a>(
             if let Some(hint) = tx.hint.as_ref().filter(|h| h.reusable && h.env == *env)
                 && vm.db_mut().matches(&hint.reads).map_err(|e| ExecError::State(e.0))?
             {
-                vm.db_mut().apply_state(&hint.state).map_err(|e| ExecError::State(e.0))?;
-                runs.push(Run {
-                    index,
-                    outcome: Ok(hint.outcome.clone()),
-                    state: hint.state.clone(),
-                    reads: hint.reads.clone(),
-                });
+                vm.db_mut().apply_changes(&hint.changes).map_err(|e| ExecError::State(e.0))?;
+                runs.push((index, Ok(hint.done.clone()), Replay::Reused(hint.clone())));
                 continue;
             }
             vm.db_mut().start_log();
@@ -268,128 +348,122 @@ fn run_chunk<'a>(
             let reads = vm.db_mut().take_log();
             let run = match result {
                 Ok((outcome, state)) => {
-                    vm.db_mut().apply_state(&state).map_err(|e| ExecError::State(e.0))?;
-                    Run { index, outcome: Ok(outcome), state, reads }
+                    // Keep the compact changes, not revm's state: it is freed right here.
+                    let changes = changes_of(&state, spec);
+                    drop(state);
+                    vm.db_mut().apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
+                    (index, Ok(done(&tx.tx, env, outcome)), Replay::Ran { changes, reads })
                 }
-                Err(EVMError::Transaction(invalid)) => Run {
-                    index,
-                    outcome: Err(evm::skip_reason(&invalid, tx.tx.signer())),
-                    state: EvmState::default(),
-                    reads,
-                },
+                Err(EVMError::Transaction(invalid)) => {
+                    let reason = evm::skip_reason(&invalid, tx.tx.signer());
+                    (index, Err(reason), Replay::Ran { changes: Changes::new(), reads })
+                }
                 Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
                 Err(other) => return Err(ExecError::Environment(other.to_string())),
             };
             runs.push(run);
         }
     }
-    Ok(ChunkOutput { runs, overlay })
+    let beneficiary = StateKey::Account(env.beneficiary);
+    let touched_beneficiary =
+        overlay.reads().contains(&beneficiary) || overlay.writes().contains(&beneficiary);
+    let writes = overlay.writes();
+    let mut keys: Vec<(u64, u32, bool)> =
+        writes.iter().map(|key| (hasher.hash_one(key), id, true)).collect();
+    keys.extend(
+        overlay
+            .reads()
+            .iter()
+            .filter(|key| !writes.contains(*key))
+            .map(|key| (hasher.hash_one(key), id, false)),
+    );
+    let diff = overlay.into_diff();
+    Ok(ChunkOutput {
+        runs,
+        diff: diff.accounts.into_iter().collect(),
+        codes: diff.codes,
+        keys,
+        touched_beneficiary,
+    })
 }
 
-/// Whether the chunks' results compose without any re-execution: no chunk read or wrote a key
-/// another wrote, no chunk touched the beneficiary, and the block gas limit never binds.
-fn chunks_independent(
-    overlays: &[Overlay<'_>],
-    env: &BlockEnv,
-    runs: &[Run],
-    txs: &[ExecTx],
-) -> bool {
-    let beneficiary = StateKey::Account(env.beneficiary);
-    let mut writer: HashMap<StateKey, usize> = HashMap::default();
-    for (chunk, overlay) in overlays.iter().enumerate() {
-        for key in overlay.writes() {
-            if writer.insert(*key, chunk).is_some() || *key == beneficiary {
-                return false;
-            }
-        }
-    }
-    let reads_clean = overlays.par_iter().enumerate().all(|(chunk, overlay)| {
-        !overlay.reads().contains(&beneficiary)
-            && overlay.reads().iter().all(|key| writer.get(key).is_none_or(|w| *w == chunk))
-    });
-    if !reads_clean {
-        return false;
-    }
-    // Sequential execution checks the remaining gas before anything else, for every
-    // transaction: if it would ever bind, only the in-order pass reproduces its decisions.
+/// Whether sequential execution's gas check (made before anything else, for every
+/// transaction) never binds: if it would, only the in-order pass reproduces its decisions.
+fn gas_limit_never_binds(env: &BlockEnv, txs: &[ExecTx], outcomes: &[Outcome]) -> bool {
     let mut gas = 0u64;
-    for run in runs {
-        if gas + txs[run.index].tx.gas_limit() > env.gas_limit {
+    for (tx, outcome) in txs.iter().zip(outcomes) {
+        if gas + tx.tx.gas_limit() > env.gas_limit {
             return false;
         }
-        if let Ok(outcome) = &run.outcome {
-            gas += outcome.tx_gas_used();
+        if let Ok(done) = outcome {
+            gas += done.result.gas_used;
         }
     }
     true
 }
 
-/// The fee the beneficiary receives for a transaction that used `gas_used`.
-fn fee(tx: &ExecTx, env: &BlockEnv, gas_used: u64) -> U256 {
-    let price = tx.tx.effective_gas_price(Some(env.base_fee));
-    let tip = if env.hardfork >= Hardfork::London {
-        price.saturating_sub(u128::from(env.base_fee))
-    } else {
-        price
-    };
-    U256::from(tip) * U256::from(gas_used)
+/// Whether no chunk read or wrote a key another chunk wrote. Sorting the (key hash, chunk,
+/// written) entries lines up each key's accesses; a hash collision between two keys can only
+/// report a conflict that is not there (and take the exact path), never hide one.
+fn keys_disjoint(mut keys: Vec<(u64, u32, bool)>) -> bool {
+    keys.par_sort_unstable_by_key(|entry| entry.0);
+    let disjoint = keys.par_chunk_by(|a, b| a.0 == b.0).all(|run| {
+        run.len() == 1 || !run.iter().any(|e| e.2) || run.iter().all(|e| e.1 == run[0].1)
+    });
+    rayon::spawn(move || drop(keys));
+    disjoint
 }
 
-/// Assembles receipts and results in block order.
-fn record(out: &mut BlockExecution, tx: &ExecTx, index: usize, outcome: ExecutionResult) {
-    let result = evm::tx_result(outcome);
+/// Appends an included transaction in block order, setting its receipt's cumulative gas.
+fn record(out: &mut BlockExecution, index: usize, done: Done) {
+    let Done { result, mut receipt, .. } = done;
     out.gas_used += result.gas_used;
-    out.receipts.push(evm::receipt(tx.tx.inner(), &result, out.gas_used));
+    if let Some(with_bloom) = receipt.as_receipt_with_bloom_mut() {
+        with_bloom.receipt.cumulative_gas_used = out.gas_used;
+    }
+    out.receipts.push(receipt);
     out.results.push(result);
     out.included.push(index);
 }
 
-/// Composes independent chunks: their diffs are disjoint but for read-only accounts.
+/// Composes independent chunks: their diffs are disjoint but for accounts whose slots two
+/// chunks wrote (without either touching the account's own fields).
 fn merge_independent(
     state: &dyn StateReader,
     codes: &Arc<CodeCache>,
     env: &BlockEnv,
-    txs: &[ExecTx],
-    runs: Vec<Run>,
-    overlays: Vec<Overlay<'_>>,
+    outcomes: Vec<Outcome>,
+    diffs: Vec<Vec<(Address, AccountDiff)>>,
+    new_codes: BTreeMap<B256, Bytes>,
 ) -> Result<BlockExecution, ExecError> {
     let mut out = BlockExecution::default();
     let mut fees = U256::ZERO;
-    for run in runs {
-        let tx = &txs[run.index];
-        match run.outcome {
-            Ok(outcome) => {
-                fees += fee(tx, env, outcome.tx_gas_used());
-                record(&mut out, tx, run.index, outcome);
+    for (index, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(done) => {
+                fees += done.fee;
+                record(&mut out, index, done);
             }
-            Err(reason) => out.skipped.push(SkippedTx { index: run.index, reason }),
+            Err(reason) => out.skipped.push(SkippedTx { index, reason }),
         }
     }
-    let diffs: Vec<StateDiff> = overlays.into_par_iter().map(Overlay::into_diff).collect();
-    let mut diff = StateDiff::default();
-    for part in diffs {
-        diff.codes.extend(part.codes);
-        for (address, change) in part.accounts {
-            match diff.accounts.entry(address) {
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(change);
-                }
-                std::collections::btree_map::Entry::Occupied(mut existing) => {
-                    // Only slot writes of one account can come from two chunks (its account
-                    // fields were read by both, never written, or validation would have failed).
-                    existing.get_mut().storage.extend(change.storage);
-                }
-            }
+    // Each chunk's diff is sorted by address: merge them.
+    let accounts = merge_sorted(diffs, |(address, _)| *address);
+    let mut merged: Vec<(Address, AccountDiff)> = Vec::with_capacity(accounts.len());
+    for (address, change) in accounts {
+        match merged.last_mut() {
+            Some((last, existing)) if *last == address => existing.storage.extend(change.storage),
+            _ => merged.push((address, change)),
         }
     }
+    let mut diff = StateDiff { accounts: merged.into_iter().collect(), codes: new_codes };
     if !out.included.is_empty() {
         let mut beneficiary = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
         beneficiary.credit(env.beneficiary, fees).map_err(|e| ExecError::State(e.0))?;
-        if let Some(change) = beneficiary.into_diff().accounts.remove(&env.beneficiary) {
-            diff.accounts.insert(env.beneficiary, change);
-        } else {
-            diff.accounts.remove(&env.beneficiary);
-        }
+        match beneficiary.into_diff().accounts.remove(&env.beneficiary) {
+            Some(change) => diff.accounts.insert(env.beneficiary, change),
+            None => diff.accounts.remove(&env.beneficiary),
+        };
     }
     out.diff = diff;
     Ok(out)
@@ -397,64 +471,75 @@ fn merge_independent(
 
 /// Walks the block in order on one overlay, keeping every optimistic run whose reads still see
 /// the same values and executing the others again; credits fees after each transaction.
-/// Returns the execution and the number of re-executed transactions.
+/// Returns the execution and the indices of the re-executed transactions.
 fn validate_in_order(
     state: &dyn StateReader,
     codes: &Arc<CodeCache>,
     env: &BlockEnv,
     txs: &[ExecTx],
-    runs: Vec<Run>,
-) -> Result<(BlockExecution, usize), ExecError> {
-    let mut overlay = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
+    outcomes: Vec<Outcome>,
+    replays: Vec<Replay>,
+) -> Result<(BlockExecution, Vec<usize>), ExecError> {
+    let spec = evm::spec_id(env.hardfork);
+    let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut out = BlockExecution::default();
-    let mut reexecuted = 0;
+    let mut reexecuted = Vec::new();
     {
         let mut vm = Context::mainnet()
             .with_cfg(evm::cfg_env(env))
             .with_block(evm::block_env(env))
             .with_db(&mut overlay)
             .build_mainnet();
-        for run in runs {
-            let tx = &txs[run.index];
+        for (index, ((tx, outcome), replay)) in txs.iter().zip(outcomes).zip(replays).enumerate() {
             if out.gas_used + tx.tx.gas_limit() > env.gas_limit {
-                out.skipped
-                    .push(SkippedTx { index: run.index, reason: SkipReason::GasLimitReached });
+                out.skipped.push(SkippedTx { index, reason: SkipReason::GasLimitReached });
                 continue;
             }
-            let still_valid = vm.db_mut().matches(&run.reads).map_err(|e| ExecError::State(e.0))?;
+            let still_valid =
+                vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))?;
             let (outcome, changes) = if still_valid {
-                (run.outcome, run.state)
+                (outcome, replay.into_changes())
             } else {
-                reexecuted += 1;
+                reexecuted.push(index);
                 match transact_without_reward::<_, EVMError<DbError>>(&mut vm, evm::tx_env(&tx.tx))
                 {
-                    Ok((outcome, changes)) => (Ok(outcome), changes),
+                    Ok((outcome, state)) => {
+                        (Ok(done(&tx.tx, env, outcome)), changes_of(&state, spec))
+                    }
                     Err(EVMError::Transaction(invalid)) => {
-                        (Err(evm::skip_reason(&invalid, tx.tx.signer())), EvmState::default())
+                        (Err(evm::skip_reason(&invalid, tx.tx.signer())), Changes::new())
                     }
                     Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
                     Err(other) => return Err(ExecError::Environment(other.to_string())),
                 }
             };
             match outcome {
-                Ok(outcome) => {
+                Ok(done) => {
                     let mut changes = changes;
-                    let paid = fee(tx, env, outcome.tx_gas_used());
                     let db = vm.db_mut();
                     // Sequential execution pays the beneficiary inside the transaction, before
                     // empty touched accounts are removed: fold the fee into the transaction's
-                    // own changes when they include the beneficiary.
-                    if let Some(account) = changes.get_mut(&env.beneficiary) {
-                        account.info.balance += paid;
-                        account.mark_touch();
-                        db.apply_state(&changes).map_err(|e| ExecError::State(e.0))?;
-                    } else {
-                        db.apply_state(&changes).map_err(|e| ExecError::State(e.0))?;
-                        db.credit(env.beneficiary, paid).map_err(|e| ExecError::State(e.0))?;
+                    // own change of the beneficiary when it has one.
+                    match changes.iter_mut().find(|c| c.address == env.beneficiary) {
+                        Some(change) => {
+                            if !change.destroyed {
+                                let mut info = change.info.unwrap_or_default();
+                                info.balance += done.fee;
+                                let empty =
+                                    spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) && info.is_empty();
+                                change.info = (!empty).then_some(info);
+                            }
+                            db.apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
+                        }
+                        None => {
+                            db.apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
+                            db.credit(env.beneficiary, done.fee)
+                                .map_err(|e| ExecError::State(e.0))?;
+                        }
                     }
-                    record(&mut out, tx, run.index, outcome);
+                    record(&mut out, index, done);
                 }
-                Err(reason) => out.skipped.push(SkippedTx { index: run.index, reason }),
+                Err(reason) => out.skipped.push(SkippedTx { index, reason }),
             }
         }
     }

@@ -3,5 +3,7 @@
 
 mod cast;
 mod genesis;
+mod mainnet;
 mod node;
 mod parallel;
+mod state_root;
