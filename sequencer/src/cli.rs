@@ -83,6 +83,11 @@ pub(crate) struct Cli {
     #[arg(long = "rpc.max-batch", value_name = "N", env = "SEQUENCER_RPC_MAX_BATCH", default_value_t = RpcConfig::default().max_batch, help_heading = "RPC")]
     rpc_max_batch: u32,
 
+    /// Serve Prometheus metrics (blocks, transactions, gas, executor groups, conflicts,
+    /// timings) on this address, e.g. `127.0.0.1:9001`.
+    #[arg(long, value_name = "ADDR:PORT", env = "SEQUENCER_METRICS", help_heading = "RPC")]
+    metrics: Option<std::net::SocketAddr>,
+
     /// Time between blocks, e.g. `1s` or `250ms`; `instant` seals as soon as transactions
     /// arrive (handy for tests and demos).
     #[arg(long = "block-time", value_name = "TIME", env = "SEQUENCER_BLOCK_TIME", default_value = "1s", value_parser = parse_block_time, help_heading = "Blocks")]
@@ -225,6 +230,7 @@ impl Cli {
                 gas_cap: self.rpc_gas_cap,
                 ..RpcConfig::default()
             },
+            metrics_addr: self.metrics,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod builder;
 pub mod chain;
 pub mod executor;
 pub mod genesis;
+pub mod metrics;
 pub mod node;
 mod producer;
 pub mod rpc;

@@ -83,6 +83,8 @@ pub struct NodeConfig {
     pub exec: ExecMode,
     /// RPC limits.
     pub rpc: RpcConfig,
+    /// Where Prometheus metrics are served (`None`: not served).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -103,6 +105,7 @@ impl NodeConfig {
             store: StoreConfig::default(),
             exec: ExecMode::default(),
             rpc: RpcConfig::default(),
+            metrics_addr: None,
         }
     }
 
@@ -156,6 +159,7 @@ pub struct Node {
     pub(crate) tx_arrived: Notify,
     pub(crate) l1: L1Heads,
     pub(crate) max_block_bytes: AtomicUsize,
+    pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) config: NodeConfig,
     recovery: std::sync::mpsc::SyncSender<RecoveryJob>,
 }
@@ -230,6 +234,7 @@ impl Node {
             tx_arrived: Notify::new(),
             l1: L1Heads::default(),
             max_block_bytes: AtomicUsize::new(usize::MAX),
+            metrics: crate::metrics::Metrics::default(),
             config,
             recovery,
         }))
@@ -361,6 +366,7 @@ impl RecoveryWorker {
 pub struct NodeHandle {
     node: Arc<Node>,
     rpc_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     server: jsonrpsee::server::ServerHandle,
     producer: tokio::task::JoinHandle<()>,
     feeder: tokio::task::JoinHandle<()>,
@@ -381,6 +387,11 @@ impl NodeHandle {
     /// The RPC server's address.
     pub const fn rpc_addr(&self) -> SocketAddr {
         self.rpc_addr
+    }
+
+    /// Where metrics are served, if they are.
+    pub const fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The store.
@@ -444,6 +455,16 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let node = Node::new(config)?;
     let (shutdown, stop_rx) = watch::channel(false);
     let (server, rpc_addr, feeder) = rpc::start(node.clone(), stop_rx.clone()).await?;
+    let mut metrics_addr = None;
+    if let Some(addr) = node.config.metrics_addr {
+        let listener = crate::metrics::bind(addr)
+            .await
+            .map_err(|source| NodeError::Rpc { addr, source })?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        tracing::info!(target: "sequencer::node", addr = %bound, "metrics served");
+        metrics_addr = Some(bound);
+        tokio::spawn(crate::metrics::serve(Arc::downgrade(&node), listener, stop_rx.clone()));
+    }
     let producer = tokio::spawn(crate::producer::run(node.clone(), stop_rx));
     let head = node.store.head();
     tracing::info!(
@@ -455,5 +476,5 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         exec = node.executor.name(),
         "sequencer started"
     );
-    Ok(NodeHandle { node, rpc_addr, server, producer, feeder, shutdown })
+    Ok(NodeHandle { node, rpc_addr, metrics_addr, server, producer, feeder, shutdown })
 }

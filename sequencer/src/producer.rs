@@ -106,14 +106,17 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
         skipped = built.execution.skipped.len(),
         groups = built.stats.groups,
         largest_group = built.stats.largest_group,
-        conflicts = built.stats.conflicts,
+        conflicts_repaired = built.stats.conflicts,
+        sequential = built.stats.sequential_fallback,
         exec_ms = built.exec_time.as_secs_f64() * 1e3,
+        parallel_ms = built.stats.parallel_time.as_secs_f64() * 1e3,
         root_ms = built.root_time.as_secs_f64() * 1e3,
         ms = started.elapsed().as_secs_f64() * 1e3,
         hash = %built.block.hash,
         "sealed block"
     );
     let included = built.block.transactions.len();
+    node.metrics.record_block(&built);
     node.on_committed(Arc::new(built.block), next_nonces, &drop);
     Ok(included)
 }

@@ -361,6 +361,28 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes stored per table (keys, values and b-tree metadata), for capacity planning.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn table_sizes(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.db.begin_read()?;
+        let mut sizes = Vec::new();
+        for (name, table) in [
+            ("accounts", tables::ACCOUNTS),
+            ("storage", tables::STORAGE),
+            ("code", tables::CODE),
+            ("account_trie", tables::ACCOUNT_TRIE),
+            ("storage_trie", tables::STORAGE_TRIE),
+            ("history", tables::HISTORY),
+        ] {
+            let stats = txn.open_table(table)?.stats()?;
+            sizes.push((name, stats.stored_bytes() + stats.metadata_bytes()));
+        }
+        Ok(sizes)
+    }
+
     /// Opens a read transaction for block and transaction lookups.
     ///
     /// # Errors

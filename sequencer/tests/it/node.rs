@@ -574,3 +574,19 @@ async fn cors_preflight_and_oversized_bodies() {
     assert_eq!(node.provider().get_chain_id().await.unwrap(), DEV_CHAIN_ID);
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_prometheus_metrics() {
+    let node = TestNode::start_with(|config| config.metrics_addr = Some("127.0.0.1:0".parse().unwrap())).await;
+    let provider = node.provider();
+    send_raw(&provider, &raw(&sign(&dev_signer(2), transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1))))).await;
+    let mut stream = tokio::net::TcpStream::connect(node.handle.metrics_addr().unwrap()).await.unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("\nsequencer_blocks_total 1\n"), "{text}");
+    assert!(text.contains("\nsequencer_transactions_total 1\n"), "{text}");
+    assert!(text.contains("sequencer_exec_groups_total"), "{text}");
+    node.handle.stop().await;
+}
