@@ -35,7 +35,9 @@ fn main() {
     let sequential = SequentialExecutor::default();
     let parallel = ParallelExecutor::default();
     println!("threads: {}", rayon::current_num_threads());
-    println!("| block | fork | txs | Mgas | sequential | parallel | speedup | groups | re-executed |");
+    println!(
+        "| block | fork | txs | Mgas | sequential | parallel | speedup | groups | re-executed |"
+    );
     println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let (mut big_speedups, mut all_speedups) = (Vec::new(), Vec::new());
     for block in &blocks {

@@ -10,7 +10,10 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 #![allow(clippy::disallowed_macros)] // it prints its measurements
 
-use std::{collections::BTreeMap, time::{Duration, Instant}};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, KECCAK_EMPTY, Nibbles, TrieAccount};
@@ -46,12 +49,15 @@ fn genesis() -> (Genesis, Model) {
     let mut model = Model::new();
     let code = Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x55, 0x00]);
     for i in 0..ACCOUNTS {
-        let mut account = GenesisAccount { balance: U256::from(i + 1), nonce: i % 7, ..Default::default() };
+        let mut account =
+            GenesisAccount { balance: U256::from(i + 1), nonce: i % 7, ..Default::default() };
         if i < WITH_STORAGE {
             account.code = code.clone();
-            account.storage = (0..SLOTS).map(|s| (U256::from(s), U256::from(i * SLOTS + s + 1))).collect();
+            account.storage =
+                (0..SLOTS).map(|s| (U256::from(s), U256::from(i * SLOTS + s + 1))).collect();
         }
-        let code_hash = if account.code.is_empty() { KECCAK_EMPTY } else { keccak256(&account.code) };
+        let code_hash =
+            if account.code.is_empty() { KECCAK_EMPTY } else { keccak256(&account.code) };
         let info = AccountInfo { nonce: account.nonce, balance: account.balance, code_hash };
         model.insert(address(i), (info, account.storage.clone()));
         genesis.alloc.insert(address(i), account);
@@ -71,9 +77,15 @@ fn block_diff(model: &Model) -> StateDiff {
         let mut info = model[&address].0;
         info.balance += U256::from(1);
         let storage = (0..per_contract)
-            .map(|_| (U256::from(rng.random_range(0..SLOTS * 2)), U256::from(rng.random_range(0..1_000u64))))
+            .map(|_| {
+                (
+                    U256::from(rng.random_range(0..SLOTS * 2)),
+                    U256::from(rng.random_range(0..1_000u64)),
+                )
+            })
             .collect();
-        diff.accounts.insert(address, AccountDiff { info: Some(info), storage_cleared: false, storage });
+        diff.accounts
+            .insert(address, AccountDiff { info: Some(info), storage_cleared: false, storage });
     }
     for i in plain.iter() {
         let address = address(WITH_STORAGE + i as u64);
@@ -132,14 +144,22 @@ fn state_root(c: &mut Criterion) {
     drop(genesis);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &block, StoreConfig::default()).unwrap();
-    eprintln!("setup: {ACCOUNTS} accounts written in {:.1?}; RSS {:.0} MiB", started.elapsed(), rss_mib());
+    eprintln!(
+        "setup: {ACCOUNTS} accounts written in {:.1?}; RSS {:.0} MiB",
+        started.elapsed(),
+        rss_mib()
+    );
     for (table, bytes) in store.table_sizes().unwrap() {
         eprintln!("  table {table}: {:.1} MiB", bytes as f64 / (1 << 20) as f64);
     }
     drop(store);
     let reopened = Instant::now();
     let store = Store::open(dir.path(), &block, StoreConfig::default()).unwrap();
-    eprintln!("start-up of the 1,000,000-account datadir: {:.1?} (head {})", reopened.elapsed(), store.head_number());
+    eprintln!(
+        "start-up of the 1,000,000-account datadir: {:.1?} (head {})",
+        reopened.elapsed(),
+        store.head_number()
+    );
     drop(block);
 
     let diff = block_diff(&model);
@@ -163,7 +183,9 @@ fn state_root(c: &mut Criterion) {
     let mut group = c.benchmark_group("state_root_1m_accounts");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(15));
-    group.bench_function("incremental", |b| b.iter(|| store.prepare(&view, &diff).unwrap().state_root));
+    group.bench_function("incremental", |b| {
+        b.iter(|| store.prepare(&view, &diff).unwrap().state_root)
+    });
     group.bench_function("full_recomputation", |b| b.iter(|| full_root(&model)));
     group.finish();
 }

@@ -88,6 +88,16 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "ADDR:PORT", env = "SEQUENCER_METRICS", help_heading = "RPC")]
     metrics: Option<std::net::SocketAddr>,
 
+    /// Serve the admin RPC (batcher back-pressure `sequencer_setMaxBlockBytes`, L1 progress
+    /// `sequencer_setL1Heads`) on this address, e.g. `127.0.0.1:9546`. Keep it private.
+    #[arg(
+        long = "admin.addr",
+        value_name = "ADDR:PORT",
+        env = "SEQUENCER_ADMIN_ADDR",
+        help_heading = "RPC"
+    )]
+    admin_addr: Option<std::net::SocketAddr>,
+
     /// Time between blocks, e.g. `1s` or `250ms`; `instant` seals as soon as transactions
     /// arrive (handy for tests and demos).
     #[arg(long = "block-time", value_name = "TIME", env = "SEQUENCER_BLOCK_TIME", default_value = "1s", value_parser = parse_block_time, help_heading = "Blocks")]
@@ -231,6 +241,7 @@ impl Cli {
                 ..RpcConfig::default()
             },
             metrics_addr: self.metrics,
+            admin_addr: self.admin_addr,
         })
     }
 }

@@ -46,7 +46,10 @@ impl Metrics {
         add(&self.exec_reexecuted_total, built.stats.reexecuted as u64);
         add(&self.exec_sequential_fallbacks_total, u64::from(built.stats.sequential_fallback));
         add(&self.block_exec_seconds_total_micros, built.exec_time.as_micros() as u64);
-        add(&self.block_parallel_seconds_total_micros, built.stats.parallel_time.as_micros() as u64);
+        add(
+            &self.block_parallel_seconds_total_micros,
+            built.stats.parallel_time.as_micros() as u64,
+        );
         add(&self.block_root_seconds_total_micros, built.root_time.as_micros() as u64);
         self.last_block_exec_micros.store(built.exec_time.as_micros() as u64, Ordering::Relaxed);
         self.last_block_groups.store(built.stats.groups as u64, Ordering::Relaxed);
@@ -61,23 +64,108 @@ impl Metrics {
         let mut metric = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
-        metric("sequencer_head_block", "gauge", "Number of the newest sealed block.", head.to_string());
-        metric("sequencer_blocks_total", "counter", "Blocks sealed.", get(&self.blocks_total).to_string());
-        metric("sequencer_transactions_total", "counter", "Transactions included.", get(&self.transactions_total).to_string());
-        metric("sequencer_gas_total", "counter", "Gas used by included transactions.", get(&self.gas_total).to_string());
-        metric("sequencer_skipped_transactions_total", "counter", "Candidate transactions left out of blocks.", get(&self.skipped_transactions_total).to_string());
-        metric("sequencer_txpool_pending", "gauge", "Executable transactions in the pool.", pool.0.to_string());
-        metric("sequencer_txpool_queued", "gauge", "Nonce-gapped transactions in the pool.", pool.1.to_string());
-        metric("sequencer_exec_groups_total", "counter", "Independent groups the parallel executor formed.", get(&self.exec_groups_total).to_string());
-        metric("sequencer_exec_conflicts_total", "counter", "Conflicts found by validation and repaired.", get(&self.exec_conflicts_total).to_string());
-        metric("sequencer_exec_reexecuted_total", "counter", "Transactions executed again to repair conflicts.", get(&self.exec_reexecuted_total).to_string());
-        metric("sequencer_exec_sequential_fallbacks_total", "counter", "Blocks executed sequentially because parallelism could not pay.", get(&self.exec_sequential_fallbacks_total).to_string());
-        metric("sequencer_block_exec_seconds_total", "counter", "Time executing blocks.", seconds(&self.block_exec_seconds_total_micros).to_string());
-        metric("sequencer_block_parallel_seconds_total", "counter", "Time in the concurrent phase of parallel execution.", seconds(&self.block_parallel_seconds_total_micros).to_string());
-        metric("sequencer_block_state_root_seconds_total", "counter", "Time computing state roots.", seconds(&self.block_root_seconds_total_micros).to_string());
-        metric("sequencer_last_block_exec_seconds", "gauge", "Execution time of the newest block.", seconds(&self.last_block_exec_micros).to_string());
-        metric("sequencer_last_block_groups", "gauge", "Groups of the newest block.", get(&self.last_block_groups).to_string());
-        metric("sequencer_last_block_largest_group", "gauge", "Transactions in the largest group of the newest block.", get(&self.last_block_largest_group).to_string());
+        metric(
+            "sequencer_head_block",
+            "gauge",
+            "Number of the newest sealed block.",
+            head.to_string(),
+        );
+        metric(
+            "sequencer_blocks_total",
+            "counter",
+            "Blocks sealed.",
+            get(&self.blocks_total).to_string(),
+        );
+        metric(
+            "sequencer_transactions_total",
+            "counter",
+            "Transactions included.",
+            get(&self.transactions_total).to_string(),
+        );
+        metric(
+            "sequencer_gas_total",
+            "counter",
+            "Gas used by included transactions.",
+            get(&self.gas_total).to_string(),
+        );
+        metric(
+            "sequencer_skipped_transactions_total",
+            "counter",
+            "Candidate transactions left out of blocks.",
+            get(&self.skipped_transactions_total).to_string(),
+        );
+        metric(
+            "sequencer_txpool_pending",
+            "gauge",
+            "Executable transactions in the pool.",
+            pool.0.to_string(),
+        );
+        metric(
+            "sequencer_txpool_queued",
+            "gauge",
+            "Nonce-gapped transactions in the pool.",
+            pool.1.to_string(),
+        );
+        metric(
+            "sequencer_exec_groups_total",
+            "counter",
+            "Independent groups the parallel executor formed.",
+            get(&self.exec_groups_total).to_string(),
+        );
+        metric(
+            "sequencer_exec_conflicts_total",
+            "counter",
+            "Conflicts found by validation and repaired.",
+            get(&self.exec_conflicts_total).to_string(),
+        );
+        metric(
+            "sequencer_exec_reexecuted_total",
+            "counter",
+            "Transactions executed again to repair conflicts.",
+            get(&self.exec_reexecuted_total).to_string(),
+        );
+        metric(
+            "sequencer_exec_sequential_fallbacks_total",
+            "counter",
+            "Blocks executed sequentially because parallelism could not pay.",
+            get(&self.exec_sequential_fallbacks_total).to_string(),
+        );
+        metric(
+            "sequencer_block_exec_seconds_total",
+            "counter",
+            "Time executing blocks.",
+            seconds(&self.block_exec_seconds_total_micros).to_string(),
+        );
+        metric(
+            "sequencer_block_parallel_seconds_total",
+            "counter",
+            "Time in the concurrent phase of parallel execution.",
+            seconds(&self.block_parallel_seconds_total_micros).to_string(),
+        );
+        metric(
+            "sequencer_block_state_root_seconds_total",
+            "counter",
+            "Time computing state roots.",
+            seconds(&self.block_root_seconds_total_micros).to_string(),
+        );
+        metric(
+            "sequencer_last_block_exec_seconds",
+            "gauge",
+            "Execution time of the newest block.",
+            seconds(&self.last_block_exec_micros).to_string(),
+        );
+        metric(
+            "sequencer_last_block_groups",
+            "gauge",
+            "Groups of the newest block.",
+            get(&self.last_block_groups).to_string(),
+        );
+        metric(
+            "sequencer_last_block_largest_group",
+            "gauge",
+            "Transactions in the largest group of the newest block.",
+            get(&self.last_block_largest_group).to_string(),
+        );
         out
     }
 }

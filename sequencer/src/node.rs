@@ -85,6 +85,8 @@ pub struct NodeConfig {
     pub rpc: RpcConfig,
     /// Where Prometheus metrics are served (`None`: not served).
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the admin RPC (batcher back-pressure, L1 heads) is served (`None`: not served).
+    pub admin_addr: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -106,6 +108,7 @@ impl NodeConfig {
             exec: ExecMode::default(),
             rpc: RpcConfig::default(),
             metrics_addr: None,
+            admin_addr: None,
         }
     }
 
@@ -301,6 +304,13 @@ impl Node {
         let _ = self.blocks.send(block);
     }
 
+    /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`).
+    pub(crate) fn set_l1_heads(&self, safe: u64, finalized: u64) {
+        self.l1.safe.store(safe, Ordering::Release);
+        self.l1.finalized.store(finalized, Ordering::Release);
+        self.l1.reported.store(true, Ordering::Release);
+    }
+
     /// The `safe` and `finalized` block numbers.
     pub(crate) fn l1_heads(&self) -> (u64, u64) {
         let head = self.store.head_number();
@@ -367,6 +377,8 @@ pub struct NodeHandle {
     node: Arc<Node>,
     rpc_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    admin: Option<jsonrpsee::server::ServerHandle>,
     server: jsonrpsee::server::ServerHandle,
     producer: tokio::task::JoinHandle<()>,
     feeder: tokio::task::JoinHandle<()>,
@@ -416,9 +428,12 @@ impl NodeHandle {
 
     /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`).
     pub fn set_l1_heads(&self, safe: u64, finalized: u64) {
-        self.node.l1.safe.store(safe, Ordering::Release);
-        self.node.l1.finalized.store(finalized, Ordering::Release);
-        self.node.l1.reported.store(true, Ordering::Release);
+        self.node.set_l1_heads(safe, finalized);
+    }
+
+    /// Where the admin RPC is served, if it is.
+    pub const fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Caps the encoded transaction bytes of future blocks (batcher back-pressure); `None`
@@ -434,6 +449,10 @@ impl NodeHandle {
         let _ = self.feeder.await;
         let _ = self.server.stop();
         self.server.stopped().await;
+        if let Some(admin) = self.admin {
+            let _ = admin.stop();
+            admin.stopped().await;
+        }
         // Subscription tasks end as their connections close; the store closes with the last
         // reference, and a restart on the same datadir needs it closed.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -457,9 +476,8 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let (server, rpc_addr, feeder) = rpc::start(node.clone(), stop_rx.clone()).await?;
     let mut metrics_addr = None;
     if let Some(addr) = node.config.metrics_addr {
-        let listener = crate::metrics::bind(addr)
-            .await
-            .map_err(|source| NodeError::Rpc { addr, source })?;
+        let listener =
+            crate::metrics::bind(addr).await.map_err(|source| NodeError::Rpc { addr, source })?;
         let bound = listener.local_addr().unwrap_or(addr);
         tracing::info!(target: "sequencer::node", addr = %bound, "metrics served");
         metrics_addr = Some(bound);
@@ -476,5 +494,23 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         exec = node.executor.name(),
         "sequencer started"
     );
-    Ok(NodeHandle { node, rpc_addr, metrics_addr, server, producer, feeder, shutdown })
+    let (admin, admin_addr) = match node.config.admin_addr {
+        Some(addr) => {
+            let (handle, bound) = rpc::start_admin(node.clone(), addr).await?;
+            tracing::info!(target: "sequencer::node", addr = %bound, "admin RPC served");
+            (Some(handle), Some(bound))
+        }
+        None => (None, None),
+    };
+    Ok(NodeHandle {
+        node,
+        rpc_addr,
+        metrics_addr,
+        admin_addr,
+        admin,
+        server,
+        producer,
+        feeder,
+        shutdown,
+    })
 }

@@ -5,6 +5,7 @@
 //! an unknown method -32601, bad parameters -32602, an oversized body -32007 (HTTP 413).
 //! Application errors go through [`error::RpcError`].
 
+mod admin;
 pub mod api;
 mod batch;
 mod convert;
@@ -97,6 +98,8 @@ fn cors(domains: &[String]) -> Option<CorsLayer> {
     let origins = domains.iter().filter_map(|d| d.parse().ok()).collect::<Vec<_>>();
     Some(layer.allow_origin(AllowOrigin::list(origins)))
 }
+
+pub(crate) use admin::start as start_admin;
 
 /// Starts the server for `node`; returns its handle and bound address.
 pub(crate) async fn start(

@@ -229,3 +229,17 @@ pub trait Web3Api {
     #[method(name = "sha3")]
     fn sha3(&self, input: Bytes) -> RpcResult<B256>;
 }
+
+/// Administrative methods for the batcher, served only on the admin port (`--admin.port`),
+/// never on the public one.
+#[rpc(server, client, namespace = "sequencer")]
+pub trait AdminApi {
+    /// Caps the encoded transaction bytes of future blocks (the batcher's back-pressure when
+    /// L1 accepts data slower than L2 produces it); `null` lifts the cap.
+    #[method(name = "setMaxBlockBytes")]
+    fn set_max_block_bytes(&self, max: Option<U64>) -> RpcResult<bool>;
+
+    /// Records the newest L2 block posted to L1 (`safe`) and final there (`finalized`).
+    #[method(name = "setL1Heads")]
+    fn set_l1_heads(&self, safe: U64, finalized: U64) -> RpcResult<bool>;
+}

@@ -577,10 +577,17 @@ async fn cors_preflight_and_oversized_bodies() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_prometheus_metrics() {
-    let node = TestNode::start_with(|config| config.metrics_addr = Some("127.0.0.1:0".parse().unwrap())).await;
+    let node =
+        TestNode::start_with(|config| config.metrics_addr = Some("127.0.0.1:0".parse().unwrap()))
+            .await;
     let provider = node.provider();
-    send_raw(&provider, &raw(&sign(&dev_signer(2), transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1))))).await;
-    let mut stream = tokio::net::TcpStream::connect(node.handle.metrics_addr().unwrap()).await.unwrap();
+    send_raw(
+        &provider,
+        &raw(&sign(&dev_signer(2), transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))),
+    )
+    .await;
+    let mut stream =
+        tokio::net::TcpStream::connect(node.handle.metrics_addr().unwrap()).await.unwrap();
     stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
     let mut text = String::new();
     stream.read_to_string(&mut text).await.unwrap();
@@ -588,5 +595,63 @@ async fn serves_prometheus_metrics() {
     assert!(text.contains("\nsequencer_blocks_total 1\n"), "{text}");
     assert!(text.contains("\nsequencer_transactions_total 1\n"), "{text}");
     assert!(text.contains("sequencer_exec_groups_total"), "{text}");
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_port_throttles_blocks_and_sets_l1_heads() {
+    let node =
+        TestNode::start_with(|config| config.admin_addr = Some("127.0.0.1:0".parse().unwrap()))
+            .await;
+    let admin = jsonrpsee_http_client::HttpClientBuilder::default()
+        .build(format!("http://{}", node.handle.admin_addr().unwrap()))
+        .unwrap();
+    let provider = node.provider();
+    for nonce in 0..3 {
+        send_raw(
+            &provider,
+            &raw(&sign(&dev_signer(3), transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(1)))),
+        )
+        .await;
+    }
+    let ok: bool = admin.request("sequencer_setL1Heads", rpc_params!["0x2", "0x1"]).await.unwrap();
+    assert!(ok);
+    let safe = provider.get_block_by_number(BlockNumberOrTag::Safe).await.unwrap().unwrap();
+    let finalized =
+        provider.get_block_by_number(BlockNumberOrTag::Finalized).await.unwrap().unwrap();
+    assert_eq!((safe.header.number, finalized.header.number), (2, 1));
+
+    // A cap below one transaction's size leaves pending transactions out of blocks.
+    let ok: bool = admin.request("sequencer_setMaxBlockBytes", rpc_params!["0x10"]).await.unwrap();
+    assert!(ok);
+    let hash = *provider
+        .send_raw_transaction(&raw(&sign(
+            &dev_signer(3),
+            transfer(DEV_CHAIN_ID, 3, RECIPIENT, U256::from(1)),
+        )))
+        .await
+        .unwrap()
+        .tx_hash();
+    let head = provider.get_block_number().await.unwrap();
+    assert!(provider.get_transaction_receipt(hash).await.unwrap().is_none());
+    let ok: bool = admin
+        .request("sequencer_setMaxBlockBytes", rpc_params![serde_json::Value::Null])
+        .await
+        .unwrap();
+    assert!(ok);
+    // The next block (triggered by a new arrival) takes it.
+    let receipt = send_raw(
+        &provider,
+        &raw(&sign(&dev_signer(4), transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))),
+    )
+    .await;
+    assert!(receipt.block_number.unwrap() > head);
+    assert!(provider.get_transaction_receipt(hash).await.unwrap().is_some());
+    // The public port does not serve admin methods.
+    let err = provider
+        .raw_request::<_, bool>("sequencer_setMaxBlockBytes".into(), ("0x1",))
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_error_resp().unwrap().code, -32601);
     node.handle.stop().await;
 }

@@ -1,0 +1,45 @@
+//! The admin server: a separate JSON-RPC listener (off by default, loopback by default) for the
+//! batcher's back-pressure and L1 progress reports.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use alloy_primitives::U64;
+use jsonrpsee::{
+    core::RpcResult,
+    server::{Server, ServerHandle},
+};
+
+use super::api::AdminApiServer;
+use crate::node::{Node, NodeError};
+
+/// The admin API implementation.
+#[derive(Debug, Clone)]
+struct AdminRpc {
+    node: Arc<Node>,
+}
+
+impl AdminApiServer for AdminRpc {
+    fn set_max_block_bytes(&self, max: Option<U64>) -> RpcResult<bool> {
+        let bytes =
+            max.map_or(usize::MAX, |m| usize::try_from(m.to::<u64>()).unwrap_or(usize::MAX));
+        self.node.max_block_bytes.store(bytes, std::sync::atomic::Ordering::Release);
+        tracing::info!(target: "sequencer::admin", max_block_bytes = ?max.map(|m| m.to::<u64>()), "block size cap set");
+        Ok(true)
+    }
+
+    fn set_l1_heads(&self, safe: U64, finalized: U64) -> RpcResult<bool> {
+        self.node.set_l1_heads(safe.to(), finalized.to());
+        Ok(true)
+    }
+}
+
+/// Starts the admin server on `addr`.
+pub(crate) async fn start(
+    node: Arc<Node>,
+    addr: SocketAddr,
+) -> Result<(ServerHandle, SocketAddr), NodeError> {
+    let server =
+        Server::builder().build(addr).await.map_err(|source| NodeError::Rpc { addr, source })?;
+    let local = server.local_addr().map_err(|source| NodeError::Rpc { addr, source })?;
+    Ok((server.start(AdminRpc { node }.into_rpc()), local))
+}
