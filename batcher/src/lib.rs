@@ -2,5 +2,8 @@
 //!
 //! It encodes ranges of blocks in the versioned batch format, compresses them with zstd and
 //! posts them, with the state root and block hash of their last block, to L1 — surviving L1
-//! faults without losing or duplicating a range. The batch format and the posting loop are
-//! built in their own issue; this crate is their home in the workspace.
+//! faults without losing or duplicating a range. The batch format lives in [`batch`], the
+//! single definition both the batcher and the derivation tool use; the posting loop is built
+//! in its own issue.
+
+pub mod batch;
