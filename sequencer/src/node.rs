@@ -442,6 +442,11 @@ impl NodeHandle {
         self.node.max_block_bytes.store(max.unwrap_or(usize::MAX), Ordering::Release);
     }
 
+    /// The cap on encoded transaction bytes per block that back-pressure set, if any.
+    pub fn max_block_bytes(&self) -> Option<usize> {
+        Some(self.node.max_block_bytes.load(Ordering::Acquire)).filter(|max| *max != usize::MAX)
+    }
+
     /// Stops the producer and the RPC server and closes the store, waiting for all of them.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);

@@ -16,10 +16,11 @@ use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, hex};
 use proptest::{collection::vec, prelude::*};
 use sequencer::test_utils::{
     sign,
-    workload::{self, Workload, WorkloadConfig},
+    workload::{self, WorkloadConfig},
 };
 
 use super::*;
+use crate::test_utils::workload_batch;
 
 const LAYOUTS: [Layout; 2] = [Layout::Rlp, Layout::Columnar];
 
@@ -757,22 +758,6 @@ fn golden_encoding_decodes() {
 }
 
 /// 1,000 transactions of a workload in ten blocks of 100.
-fn workload_batch(workload: &Workload) -> Batch {
-    let blocks = workload
-        .txs
-        .chunks(100)
-        .zip(1u64..)
-        .map(|(txs, number)| BatchBlock {
-            number,
-            timestamp: workload.env.timestamp + number,
-            beneficiary: workload::BENEFICIARY,
-            extra_data: Bytes::new(),
-            transactions: txs.iter().map(|tx| tx.tx.inner().clone()).collect(),
-        })
-        .collect();
-    Batch { parent_hash: B256::repeat_byte(0x11), blocks }
-}
-
 /// Measures both layouts on the sequencer's workloads (print with `--nocapture`) and checks
 /// that the default layout is the smaller one at every level. Times are of this unoptimised
 /// test build, an upper bound on release builds.

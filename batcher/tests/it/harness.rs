@@ -1,0 +1,209 @@
+//! The whole settlement path, real parts only: anvil as L1 with the `Rollup` contract
+//! deployed, a sequencer node in this process serving JSON-RPC on a socket, and the batcher
+//! following it; plus the checks every test ends with: what L1 holds, read back with the
+//! decoder, is exactly what the sequencer sealed.
+
+use std::time::{Duration, Instant};
+
+use alloy::{
+    network::EthereumWallet,
+    providers::{Provider, ProviderBuilder, RootProvider},
+};
+use alloy_primitives::{Address, U256};
+use batcher::{
+    BatcherConfig, BatcherHandle,
+    batch::Batch,
+    l1::{BatchReader, PostedBatch, Rollup, contract::deploy},
+    test_utils::Anvil,
+};
+use sequencer::{
+    genesis::DEV_CHAIN_ID,
+    node::{NodeConfig, NodeHandle, spawn},
+    test_utils::{dev_signer, raw, sign, transfer},
+};
+
+/// Index of the dev key that owns the contract (and deploys it).
+const OWNER: usize = 0;
+/// Index of the dev key that the contract accepts batches from.
+pub(crate) const BATCHER: usize = 1;
+/// Index of the dev key that sends the L2 load.
+const SENDER: usize = 2;
+
+pub(crate) struct Stack {
+    pub(crate) anvil: Anvil,
+    pub(crate) node: NodeHandle,
+    _node_dir: tempfile::TempDir,
+    pub(crate) batcher_dir: tempfile::TempDir,
+    pub(crate) rollup: Address,
+    l2: RootProvider,
+    nonce: u64,
+}
+
+impl Stack {
+    /// anvil (automining) with the contract, and a sequencer sealing blocks on demand.
+    pub(crate) async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub(crate) async fn start_with(anvil_args: &[&str]) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "batcher=info".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let anvil = Anvil::spawn_with(anvil_args).await;
+        let node_dir = tempfile::tempdir().unwrap();
+        let mut config = NodeConfig::for_tests(node_dir.path().to_path_buf());
+        config.admin_addr = Some("127.0.0.1:0".parse().unwrap());
+        let node = spawn(config).await.unwrap();
+        let genesis = node.store().head();
+        let (genesis_header, genesis_hash) = (&genesis.0, genesis.1);
+        let deployer = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(dev_signer(OWNER)))
+            .connect_http(anvil.url().parse().unwrap());
+        let rollup = deploy(
+            &deployer,
+            dev_signer(OWNER).address(),
+            dev_signer(BATCHER).address(),
+            DEV_CHAIN_ID,
+            genesis_hash,
+            genesis_header.state_root,
+        )
+        .await
+        .unwrap();
+        let l2 = ProviderBuilder::default().connect_http(node.http_url().parse().unwrap());
+        Self {
+            anvil,
+            node,
+            _node_dir: node_dir,
+            batcher_dir: tempfile::tempdir().unwrap(),
+            rollup,
+            l2,
+            nonce: 0,
+        }
+    }
+
+    /// A batcher configuration with test-speed timings.
+    pub(crate) fn batcher_config(&self) -> BatcherConfig {
+        let mut config = BatcherConfig::new(
+            self.anvil.url(),
+            self.node.http_url(),
+            self.rollup,
+            dev_signer(BATCHER),
+            self.batcher_dir.path().to_path_buf(),
+        );
+        config.l2_admin = self.node.admin_addr().map(|addr| format!("http://{addr}"));
+        config.poll_interval = Duration::from_millis(50);
+        config.max_batch_age = Duration::from_millis(300);
+        config.resubmit_after = Duration::from_secs(1);
+        config
+    }
+
+    pub(crate) fn spawn_batcher(&self) -> BatcherHandle {
+        batcher::spawn(self.batcher_config())
+    }
+
+    /// Sends `count` ETH transfers to the sequencer and waits until they are sealed; returns
+    /// the L2 head then.
+    pub(crate) async fn send_transfers(&mut self, count: usize) -> u64 {
+        let signer = dev_signer(SENDER);
+        let mut last = None;
+        for _ in 0..count {
+            let to = Address::with_last_byte((self.nonce % 200) as u8 + 1);
+            let tx = sign(
+                &signer,
+                transfer(DEV_CHAIN_ID, self.nonce, to, U256::from(1_000 + self.nonce)),
+            );
+            last = Some(*self.l2.send_raw_transaction(&raw(&tx)).await.unwrap().tx_hash());
+            self.nonce += 1;
+        }
+        if let Some(hash) = last {
+            wait_for("L2 receipt", Duration::from_secs(30), || async {
+                self.l2.get_transaction_receipt(hash).await.ok().flatten().is_some()
+            })
+            .await;
+        }
+        self.node.store().head_number()
+    }
+
+    pub(crate) fn l1(&self) -> RootProvider {
+        ProviderBuilder::default().connect_http(self.anvil.url().parse().unwrap())
+    }
+
+    /// The last L2 block the contract has committed.
+    pub(crate) async fn committed(&self) -> u64 {
+        Rollup::new(self.rollup, self.l1()).latestBlock().call().await.unwrap()
+    }
+
+    /// Waits until the contract has committed L2 block `l2_block`.
+    pub(crate) async fn wait_committed(&self, l2_block: u64, timeout: Duration) {
+        wait_for(&format!("L2 block {l2_block} committed on L1"), timeout, || async {
+            Rollup::new(self.rollup, self.l1())
+                .latestBlock()
+                .call()
+                .await
+                .is_ok_and(|n| n >= l2_block)
+        })
+        .await;
+    }
+
+    /// Reads every batch back from L1 and checks it: contiguous from L2 block 1, each
+    /// decoding to exactly the blocks the sequencer sealed, with their state root and hash.
+    pub(crate) async fn assert_l1_matches_l2(&self) -> Vec<PostedBatch> {
+        let reader = BatchReader::new(&self.anvil.url(), self.rollup).unwrap();
+        let head = self.l1().get_block_number().await.unwrap();
+        let posted = reader.batches(0, head).await.unwrap();
+        let mut next = 1;
+        for (i, batch) in posted.iter().enumerate() {
+            assert_eq!(batch.index, i as u64, "batch indexes are contiguous");
+            assert_eq!(batch.first_block, next, "batch {i} starts after the previous one");
+            assert!(batch.last_block >= batch.first_block);
+            let decoded = Batch::decode(&batch.data, DEV_CHAIN_ID).unwrap();
+            let sealed: Vec<_> = (batch.first_block..=batch.last_block)
+                .map(|n| {
+                    self.node.store().blocks().unwrap().block(n).unwrap().expect("sealed block")
+                })
+                .collect();
+            let expected = Batch::from_blocks(&sealed).unwrap();
+            assert_eq!(decoded, expected, "batch {i} decodes to the blocks the sequencer sealed");
+            let last = sealed.last().unwrap();
+            assert_eq!(batch.state_root, last.header.state_root, "batch {i} state root");
+            assert_eq!(batch.block_hash, last.hash, "batch {i} block hash");
+            next = batch.last_block + 1;
+        }
+        assert_eq!(
+            next - 1,
+            self.committed().await,
+            "the batches cover what the contract committed"
+        );
+        posted
+    }
+
+    /// Transactions the batcher's key has sent that reverted on L1.
+    pub(crate) async fn batcher_reverts(&self) -> usize {
+        let l1 = self.l1();
+        let head = l1.get_block_number().await.unwrap();
+        let batcher = dev_signer(BATCHER).address();
+        let mut reverts = 0;
+        for number in 0..=head {
+            let receipts = l1.get_block_receipts(number.into()).await.unwrap().unwrap_or_default();
+            reverts += receipts.iter().filter(|r| r.from == batcher && !r.status()).count();
+        }
+        reverts
+    }
+}
+
+/// Polls `check` until it holds, or fails the test after `timeout`.
+pub(crate) async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
