@@ -21,6 +21,10 @@ use rayon::prelude::*;
 
 use super::{ExecTx, overlay::StateKey};
 
+/// Blocks with fewer transactions build access sets and partitions on the calling thread:
+/// below this, handing work to rayon costs more than it saves.
+pub(crate) const PARALLEL_FROM: usize = 1_024;
+
 /// One access: the key and whether it is (expected to be) written.
 pub(crate) type Access = (StateKey, bool);
 
@@ -103,15 +107,21 @@ pub(crate) fn access_set(tx: &ExecTx, hot: &HotContracts) -> Vec<Access> {
 /// keys sharing a 64-bit hash would only merge groups needlessly, never split a real conflict.
 pub(crate) fn partition(sets: &[Vec<Access>]) -> Vec<u32> {
     let hasher = DefaultHashBuilder::default();
-    let mut entries: Vec<(u64, u32, bool)> = sets
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(tx, set)| {
-            let hasher = &hasher;
-            set.iter().map(move |(key, write)| (hasher.hash_one(key), tx as u32, *write))
-        })
-        .collect();
-    entries.par_sort_unstable_by_key(|entry| entry.0);
+    fn entries_of<'a>(
+        hasher: &'a DefaultHashBuilder,
+        (tx, set): (usize, &'a Vec<Access>),
+    ) -> impl Iterator<Item = (u64, u32, bool)> + 'a {
+        set.iter().map(move |(key, write)| (hasher.hash_one(key), tx as u32, *write))
+    }
+    let entry = |item| entries_of(&hasher, item);
+    let mut entries: Vec<(u64, u32, bool)>;
+    if sets.len() < PARALLEL_FROM {
+        entries = sets.iter().enumerate().flat_map(entry).collect();
+        entries.sort_unstable_by_key(|entry| entry.0);
+    } else {
+        entries = sets.par_iter().enumerate().flat_map_iter(entry).collect();
+        entries.par_sort_unstable_by_key(|entry| entry.0);
+    }
     let mut groups = UnionFind::new(sets.len());
     for run in entries.chunk_by(|a, b| a.0 == b.0) {
         if run.len() > 1 && run.iter().any(|entry| entry.2) {

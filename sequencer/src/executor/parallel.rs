@@ -62,6 +62,12 @@ pub struct ParallelConfig {
     /// A group holding at least this share of the block's gas (percent) makes the block one
     /// chain of dependent transactions: it runs sequentially. Above 100 never falls back.
     pub max_group_share_percent: u64,
+    /// A block in which contract calls with no known access set (no txpool pre-execution, no
+    /// declared access list) carry more than this share of the gas (percent) runs
+    /// sequentially: nothing predicts their conflicts, and on few cores discovering them after
+    /// the fact costs more than parallelism gains (measured on mainnet blocks, see
+    /// BENCHMARKS.md). Above 100 never falls back.
+    pub max_unpredictable_percent: u64,
     /// Chunks per rayon thread: enough to balance uneven groups, few enough to keep the
     /// per-chunk setup cheap.
     pub chunks_per_thread: usize,
@@ -74,7 +80,8 @@ impl Default for ParallelConfig {
     fn default() -> Self {
         Self {
             min_txs: 8,
-            max_group_share_percent: 90,
+            max_group_share_percent: 60,
+            max_unpredictable_percent: 25,
             chunks_per_thread: 4,
             ignore_access_sets: false,
         }
@@ -87,6 +94,7 @@ impl ParallelConfig {
         Self {
             min_txs: 0,
             max_group_share_percent: 101,
+            max_unpredictable_percent: 101,
             chunks_per_thread: 4,
             ignore_access_sets: false,
         }
@@ -167,14 +175,21 @@ impl BlockExecutor for ParallelExecutor {
         let config = self.config;
         let started = std::time::Instant::now();
         let threads = rayon::current_num_threads();
-        if txs.len() < config.min_txs.max(2) || threads < 2 {
+        if txs.len() < config.min_txs.max(2)
+            || threads < 2
+            || !config.ignore_access_sets && unpredictable(txs, config.max_unpredictable_percent)
+        {
             return sequential_fallback(state, &self.codes, env, txs, 1, txs.len());
         }
         let group_of: Vec<u32> = if config.ignore_access_sets {
             (0..txs.len() as u32).collect()
         } else {
             let hot = self.hot.read();
-            let sets: Vec<_> = txs.par_iter().map(|tx| access::access_set(tx, &hot)).collect();
+            let sets: Vec<_> = if txs.len() < access::PARALLEL_FROM {
+                txs.iter().map(|tx| access::access_set(tx, &hot)).collect()
+            } else {
+                txs.par_iter().map(|tx| access::access_set(tx, &hot)).collect()
+            };
             access::partition(&sets)
         };
         let group_count = group_of.iter().max().map_or(0, |g| *g as usize + 1);
@@ -271,6 +286,25 @@ fn sequential_fallback(
 ) -> Result<(BlockExecution, ExecStats), ExecError> {
     let out = sequential::execute_in_order(state, codes, env, txs)?;
     Ok((out, ExecStats { groups, largest_group, sequential_fallback: true, ..Default::default() }))
+}
+
+/// Whether contract calls whose accesses nothing predicts carry at least `percent`% of the
+/// block's gas limit. One cheap pass, before any access set is built.
+fn unpredictable(txs: &[ExecTx], percent: u64) -> bool {
+    if percent > 100 {
+        return false;
+    }
+    let (mut unknown, mut total) = (0u64, 0u64);
+    for tx in txs {
+        let inner = tx.tx.inner();
+        let gas = inner.gas_limit();
+        total += gas;
+        let declared = inner.access_list().is_some_and(|list| !list.is_empty());
+        if tx.hint.is_none() && !declared && (inner.is_create() || !inner.input().is_empty()) {
+            unknown += gas;
+        }
+    }
+    u128::from(unknown) * 100 >= u128::from(total) * u128::from(percent) && unknown > 0
 }
 
 /// Assigns each group (by weight) to one of `chunks` chunks, heaviest group first onto the
