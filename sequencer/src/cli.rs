@@ -33,6 +33,12 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "DIR", env = "SEQUENCER_DATADIR", default_value = DEFAULT_DATADIR, help_heading = "Chain")]
     datadir: PathBuf,
 
+    /// Serve a datadir written by `derivation sync` read-only: the chain as derived from L1,
+    /// followed as it grows. No blocks are produced; transactions are refused. Give the same
+    /// `--dev`/`--genesis` as the sync.
+    #[arg(long, env = "SEQUENCER_REPLICA", help_heading = "Chain")]
+    replica: bool,
+
     /// How many recent blocks' states stay queryable (eth_call, eth_getBalance, eth_getProof
     /// at a block number); older blocks answer with an error.
     #[arg(long = "state.history", value_name = "BLOCKS", env = "SEQUENCER_STATE_HISTORY", default_value_t = DEFAULT_HISTORY_BLOCKS, help_heading = "Chain")]
@@ -242,6 +248,7 @@ impl Cli {
             },
             metrics_addr: self.metrics,
             admin_addr: self.admin_addr,
+            replica: self.replica,
         })
     }
 }

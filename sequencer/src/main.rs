@@ -58,6 +58,10 @@ fn print_banner(node: &sequencer::node::NodeHandle, dev: bool) {
     println!("JSON-RPC (HTTP): {}", node.http_url());
     println!("JSON-RPC (WS):   {}", node.ws_url());
     println!("chain id:        {}", node.chain_spec().chain_id);
+    if node.store().is_read_only() {
+        println!("read-only replica of the chain derived from L1 (transactions are refused)");
+        return;
+    }
     if dev {
         println!("dev accounts (10,000 ETH each):");
         for (i, (address, key)) in DEV_ACCOUNTS.iter().enumerate() {

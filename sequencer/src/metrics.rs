@@ -33,7 +33,34 @@ pub struct Metrics {
     last_block_largest_group: AtomicU64,
 }
 
+/// Totals since start: what was sealed and the time it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SealingTotals {
+    /// Blocks sealed.
+    pub blocks: u64,
+    /// Transactions included.
+    pub transactions: u64,
+    /// Gas used.
+    pub gas: u64,
+    /// Time executing blocks.
+    pub exec: std::time::Duration,
+    /// Time computing state roots.
+    pub root: std::time::Duration,
+}
+
 impl Metrics {
+    /// What was sealed so far and how long execution and state roots took.
+    pub fn sealing_totals(&self) -> SealingTotals {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SealingTotals {
+            blocks: get(&self.blocks_total),
+            transactions: get(&self.transactions_total),
+            gas: get(&self.gas_total),
+            exec: std::time::Duration::from_micros(get(&self.block_exec_seconds_total_micros)),
+            root: std::time::Duration::from_micros(get(&self.block_root_seconds_total_micros)),
+        }
+    }
+
     /// Records a sealed block.
     pub fn record_block(&self, built: &BuiltBlock) {
         let add = |counter: &AtomicU64, value: u64| counter.fetch_add(value, Ordering::Relaxed);

@@ -87,6 +87,9 @@ pub struct NodeConfig {
     pub metrics_addr: Option<SocketAddr>,
     /// Where the admin RPC (batcher back-pressure, L1 heads) is served (`None`: not served).
     pub admin_addr: Option<SocketAddr>,
+    /// Serve a datadir that another process writes (`derivation sync`) read-only: no block
+    /// production, no transaction submission, new blocks picked up as they are committed.
+    pub replica: bool,
 }
 
 impl NodeConfig {
@@ -109,6 +112,7 @@ impl NodeConfig {
             rpc: RpcConfig::default(),
             metrics_addr: None,
             admin_addr: None,
+            replica: false,
         }
     }
 
@@ -204,7 +208,11 @@ impl Node {
             return Err(NodeError::Config("extra data is longer than 32 bytes".into()));
         }
         let genesis = GenesisBlock::new(&config.genesis)?;
-        let store = Arc::new(Store::open(&config.datadir, &genesis, config.store.clone())?);
+        let store = Arc::new(if config.replica {
+            Store::open_read_only(&config.datadir, &genesis, config.store.clone())?
+        } else {
+            Store::open(&config.datadir, &genesis, config.store.clone())?
+        });
         let spec = ChainSpec::from_genesis(&config.genesis);
         let rules = ValidationRules {
             chain_id: spec.chain_id,
@@ -241,6 +249,11 @@ impl Node {
             config,
             recovery,
         }))
+    }
+
+    /// The node's counters.
+    pub const fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The state after the head block.
@@ -302,6 +315,20 @@ impl Node {
             pool.on_block(next_nonces);
         }
         let _ = self.blocks.send(block);
+    }
+
+    /// Publishes a block another process committed (a replica following its writer), or just
+    /// the new head state when `block` is `None`.
+    fn on_committed_elsewhere(&self, block: Option<Arc<StoredBlock>>) {
+        match NextBlock::plan(&self.spec, &self.config, &self.store) {
+            Ok(next) => *self.next.write() = Arc::new(next),
+            Err(e) => {
+                tracing::error!(target: "sequencer::replica", error = %e, "cannot open the new head state");
+            }
+        }
+        if let Some(block) = block {
+            let _ = self.blocks.send(block);
+        }
     }
 
     /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`).
@@ -488,7 +515,11 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         metrics_addr = Some(bound);
         tokio::spawn(crate::metrics::serve(Arc::downgrade(&node), listener, stop_rx.clone()));
     }
-    let producer = tokio::spawn(crate::producer::run(node.clone(), stop_rx));
+    let producer = if node.config.replica {
+        tokio::spawn(follow_writer(node.clone(), stop_rx))
+    } else {
+        tokio::spawn(crate::producer::run(node.clone(), stop_rx))
+    };
     let head = node.store.head();
     tracing::info!(
         target: "sequencer::node",
@@ -497,6 +528,7 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         head_hash = %head.1,
         rpc = %rpc_addr,
         exec = node.executor.name(),
+        replica = node.config.replica,
         "sequencer started"
     );
     let (admin, admin_addr) = match node.config.admin_addr {
@@ -518,4 +550,53 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         feeder,
         shutdown,
     })
+}
+
+/// How often a replica looks for blocks its writer committed.
+const REPLICA_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A replica's stand-in for the producer: picks up the blocks another process commits to the
+/// datadir, and publishes them as the producer publishes its own (latest state, subscriptions,
+/// filters). A head that moved back (the writer unwound an L1 reorg) is followed too.
+async fn follow_writer(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    let mut seen = node.store.head_number();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(REPLICA_POLL) => {}
+            _ = stop.changed() => return,
+        }
+        let head = match node.store.refresh() {
+            Ok(Some(head)) => head,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(target: "sequencer::replica", error = %e, "cannot read the datadir's head");
+                continue;
+            }
+        };
+        if head < seen {
+            tracing::warn!(target: "sequencer::replica", from = seen, to = head, "the writer unwound blocks (L1 reorg)");
+            seen = head;
+            node.on_committed_elsewhere(None);
+            continue;
+        }
+        let blocks = match node.store.blocks() {
+            Ok(blocks) => blocks,
+            Err(e) => {
+                tracing::warn!(target: "sequencer::replica", error = %e, "cannot read new blocks");
+                continue;
+            }
+        };
+        for number in seen + 1..=head {
+            match blocks.block(number) {
+                Ok(Some(block)) => node.on_committed_elsewhere(Some(Arc::new(block))),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(target: "sequencer::replica", block = number, error = %e, "cannot read a new block");
+                    break;
+                }
+            }
+        }
+        tracing::debug!(target: "sequencer::replica", head, "followed the writer");
+        seen = head;
+    }
 }

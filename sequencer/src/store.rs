@@ -39,11 +39,19 @@ pub struct StoreConfig {
     pub history_blocks: u64,
     /// redb's page cache size in bytes.
     pub cache_bytes: usize,
+    /// Let read-only replicas in other processes open the datadir while this store writes it
+    /// ([`Store::open_read_only`]). Costs a file-lock call per read transaction, so only the
+    /// derivation tool's replica datadir turns it on.
+    pub shared_with_readers: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { history_blocks: DEFAULT_HISTORY_BLOCKS, cache_bytes: 512 << 20 }
+        Self {
+            history_blocks: DEFAULT_HISTORY_BLOCKS,
+            cache_bytes: 512 << 20,
+            shared_with_readers: false,
+        }
     }
 }
 
@@ -93,6 +101,15 @@ pub enum StoreError {
         head: u64,
         /// The block given.
         got: u64,
+    },
+    /// A write was attempted on a store opened read-only.
+    #[error("the store is open read-only (a replica): it cannot be written")]
+    ReadOnly,
+    /// A read-only open found no chain in the datadir.
+    #[error("no chain in {path} yet (a replica's datadir is written by `derivation sync`)")]
+    NoChain {
+        /// The database file.
+        path: String,
     },
     /// The state of a block outside the kept history was asked for.
     #[error("state of block {block} is not available (kept: blocks {oldest} to {head})")]
@@ -156,10 +173,41 @@ pub struct TxLocation {
     pub index: u32,
 }
 
+/// The database, writable or opened read-only by a replica.
+enum Db {
+    Writable(Database),
+    ReadOnly(redb::ReadOnlyDatabase),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Writable(db) => f.debug_tuple("Writable").field(db).finish(),
+            Self::ReadOnly(_) => f.write_str("ReadOnly"),
+        }
+    }
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
+        match self {
+            Self::Writable(db) => db.begin_read(),
+            Self::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        match self {
+            Self::Writable(db) => Ok(db.begin_write()?),
+            Self::ReadOnly(_) => Err(StoreError::ReadOnly),
+        }
+    }
+}
+
 /// The embedded database holding state and history.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    db: Db,
     config: StoreConfig,
     /// The newest committed header; readers never look past it.
     head: RwLock<Arc<(Header, B256)>>,
@@ -179,8 +227,38 @@ impl Store {
             .map_err(|e| StoreError::Db(redb::StorageError::Io(e).into()))?;
         let db = Database::builder()
             .set_cache_size(config.cache_bytes)
+            .set_concurrency_mode(concurrency(&config))
             .create(dir.join("state.redb"))?;
-        Self::init(db, genesis, config)
+        Self::init(Db::Writable(db), genesis, config)
+    }
+
+    /// Opens the store in `dir` read-only, as a replica following a writer in another process
+    /// (one opened with [`StoreConfig::shared_with_readers`]); [`Store::refresh`] picks up its
+    /// new blocks.
+    ///
+    /// # Errors
+    /// When the datadir holds no chain, another genesis, or cannot be read.
+    pub fn open_read_only(
+        dir: &Path,
+        genesis: &GenesisBlock,
+        config: StoreConfig,
+    ) -> Result<Self, StoreError> {
+        let path = dir.join("state.redb");
+        if !path.exists() {
+            return Err(StoreError::NoChain { path: path.display().to_string() });
+        }
+        let config = StoreConfig { shared_with_readers: true, ..config };
+        let db = Database::builder()
+            .set_cache_size(config.cache_bytes)
+            .set_concurrency_mode(concurrency(&config))
+            .open_read_only(&path)?;
+        let store = Self::init(Db::ReadOnly(db), genesis, config);
+        match store {
+            Err(StoreError::ReadOnly) => {
+                Err(StoreError::NoChain { path: path.display().to_string() })
+            }
+            other => other,
+        }
     }
 
     /// A store held in memory (tests, benchmarks, the derivation tool's scratch state).
@@ -191,10 +269,10 @@ impl Store {
         let db = Database::builder()
             .set_cache_size(config.cache_bytes)
             .create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Self::init(db, genesis, config)
+        Self::init(Db::Writable(db), genesis, config)
     }
 
-    fn init(db: Database, genesis: &GenesisBlock, config: StoreConfig) -> Result<Self, StoreError> {
+    fn init(db: Db, genesis: &GenesisBlock, config: StoreConfig) -> Result<Self, StoreError> {
         let existing = {
             let txn = db.begin_read()?;
             match txn.open_table(tables::META) {
@@ -265,6 +343,72 @@ impl Store {
     /// The store settings.
     pub const fn config(&self) -> &StoreConfig {
         &self.config
+    }
+
+    /// Whether this store was opened read-only (a replica).
+    pub const fn is_read_only(&self) -> bool {
+        matches!(self.db, Db::ReadOnly(_))
+    }
+
+    /// Re-reads the head from the database, for a replica whose writer is another process.
+    /// Returns the new head number when it changed (it may also have moved back: an unwind).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub fn refresh(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let Some(head) = read_u64(&txn.open_table(tables::META)?, meta::HEAD)? else {
+            return Ok(None);
+        };
+        let current = self.head();
+        let canonical = txn.open_table(tables::CANONICAL)?;
+        let hash = canonical.get(head)?.map(|h| B256::from_slice(h.value()));
+        if head == current.0.number && hash == Some(current.1) {
+            return Ok(None);
+        }
+        let header = read_header(&txn, head)?.ok_or(StoreError::Corrupt {
+            what: "head",
+            reason: format!("header {head} missing"),
+        })?;
+        let hash = hash.unwrap_or_else(|| header.hash_slow());
+        *self.head.write() = Arc::new((header, hash));
+        Ok(Some(head))
+    }
+
+    /// Removes the blocks after `target` and returns the state to what it was after `target`
+    /// (an L1 reorg undid the batches that carried them), in one transaction. Only blocks
+    /// whose history is kept can be unwound.
+    ///
+    /// # Errors
+    /// [`StoreError::StateUnavailable`] when `target` is older than the kept history; a
+    /// database error (nothing was changed then).
+    pub fn unwind_to(&self, target: u64) -> Result<(), StoreError> {
+        let head = self.head_number();
+        if target >= head {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        let pruned = read_u64(&txn.open_table(tables::META)?, meta::PRUNED)?.unwrap_or(0);
+        if target < pruned {
+            return Err(StoreError::StateUnavailable { block: target, oldest: pruned, head });
+        }
+        for number in (target + 1..=head).rev() {
+            commit::unwind(&txn, number)?;
+            remove_block(&txn, number)?;
+        }
+        txn.open_table(tables::META)?.insert(meta::HEAD, target.to_be_bytes().as_slice())?;
+        let header = {
+            let table = txn.open_table(tables::HEADERS)?;
+            let bytes = table.get(target)?.ok_or(StoreError::Corrupt {
+                what: "header",
+                reason: format!("header {target} missing"),
+            })?;
+            codec::decode_header(bytes.value())?
+        };
+        txn.commit()?;
+        let hash = header.hash_slow();
+        *self.head.write() = Arc::new((header, hash));
+        Ok(())
     }
 
     /// The newest committed header and its hash.
@@ -560,6 +704,32 @@ fn read_u64(
 fn read_header(txn: &ReadTransaction, number: u64) -> Result<Option<Header>, StoreError> {
     let table = txn.open_table(tables::HEADERS)?;
     table.get(number)?.map(|h| codec::decode_header(h.value())).transpose()
+}
+
+fn concurrency(config: &StoreConfig) -> redb::ConcurrencyMode {
+    if config.shared_with_readers {
+        redb::ConcurrencyMode::SingleWriter
+    } else {
+        redb::ConcurrencyMode::ExclusiveWriter
+    }
+}
+
+/// Deletes block `number`'s header, body, receipts and index entries (not its state).
+fn remove_block(txn: &redb::WriteTransaction, number: u64) -> Result<(), StoreError> {
+    let body = txn.open_table(tables::BODIES)?.remove(number)?.map(|b| b.value().to_vec());
+    if let Some(body) = body {
+        let mut index = txn.open_table(tables::TX_INDEX)?;
+        for tx in codec::decode_body(&body)? {
+            index.remove(tx.tx_hash().as_slice())?;
+        }
+    }
+    txn.open_table(tables::HEADERS)?.remove(number)?;
+    txn.open_table(tables::RECEIPTS)?.remove(number)?;
+    let hash = txn.open_table(tables::CANONICAL)?.remove(number)?.map(|h| h.value().to_vec());
+    if let Some(hash) = hash {
+        txn.open_table(tables::BLOCK_NUMBERS)?.remove(hash.as_slice())?;
+    }
+    Ok(())
 }
 
 fn write_block(txn: &redb::WriteTransaction, block: &StoredBlock) -> Result<(), StoreError> {

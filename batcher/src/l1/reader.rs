@@ -47,8 +47,23 @@ pub struct PostedBatch {
     pub l1_tx: B256,
     /// L1 transactions that carried its data.
     pub frame_count: u16,
+    /// Where each frame came from, in frame order (the last one is the commit).
+    pub frames: Vec<FrameOrigin>,
     /// The batch data (frames concatenated): a [`crate::batch::Batch`] encoding.
     pub data: Vec<u8>,
+}
+
+/// The L1 transaction that carried one frame of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameOrigin {
+    /// The transaction.
+    pub tx: B256,
+    /// Its sender.
+    pub sender: Address,
+    /// The L1 block it is in.
+    pub l1_block: u64,
+    /// The index of its `FrameSubmitted`/`BatchCommitted` log in that block.
+    pub log_index: u64,
 }
 
 /// Reads batches of one `Rollup` contract.
@@ -89,12 +104,17 @@ impl BatchReader {
         self.rollup
     }
 
-    /// The batches that committed in L1 blocks `from..=to`, in commit order, with their data.
+    /// The batches that committed in L1 blocks `from..=to`, in commit order, each with its
+    /// data or the reason it cannot be read ([`BatcherError::Posted`]: data missing, not a
+    /// direct call, or not matching its commitment).
     ///
     /// # Errors
-    /// [`BatcherError::Unreachable`] when L1 does not answer; [`BatcherError::Posted`] when a
-    /// batch's data cannot be found or does not match its commitment.
-    pub async fn batches(&self, from: u64, to: u64) -> BatcherResult<Vec<PostedBatch>> {
+    /// [`BatcherError::Unreachable`] when L1 does not answer.
+    pub async fn batches(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> BatcherResult<Vec<BatcherResult<PostedBatch>>> {
         let filter = Filter::new()
             .address(self.rollup)
             .event_signature(Rollup::BatchCommitted::SIGNATURE_HASH)
@@ -103,7 +123,10 @@ impl BatchReader {
         let logs = self.provider.get_logs(&filter).await.map_err(unreachable)?;
         let mut batches = Vec::with_capacity(logs.len());
         for log in logs {
-            batches.push(self.batch(&log).await?);
+            match self.batch(&log).await {
+                Err(e @ BatcherError::Unreachable { .. }) => return Err(e),
+                other => batches.push(other),
+            }
         }
         Ok(batches)
     }
@@ -118,11 +141,23 @@ impl BatchReader {
         else {
             return Err(malformed(index, "log without block or transaction (pending?)"));
         };
-        let frames = if event.frameCount <= 1 {
-            vec![self.frame_data(index, l1_tx, None).await?]
+        let located = if event.frameCount <= 1 {
+            vec![(FrameLog { tx: l1_tx, l1_block, log_index }, None)]
         } else {
             self.frames(index, event.frameCount, l1_block, log_index).await?
         };
+        let mut frames = Vec::with_capacity(located.len());
+        let mut origins = Vec::with_capacity(located.len());
+        for (log, hash) in located {
+            let (data, sender) = self.frame_data(index, log.tx, hash).await?;
+            frames.push(data);
+            origins.push(FrameOrigin {
+                tx: log.tx,
+                sender,
+                l1_block: log.l1_block,
+                log_index: log.log_index,
+            });
+        }
         let commitment = data_commitment(frames.iter().map(Vec::as_slice));
         if commitment != event.dataCommitment {
             return Err(malformed(
@@ -144,6 +179,7 @@ impl BatchReader {
             l1_block_hash,
             l1_tx,
             frame_count: event.frameCount.max(1),
+            frames: origins,
             data: frames.concat(),
         })
     }
@@ -157,8 +193,9 @@ impl BatchReader {
         count: u16,
         commit_block: u64,
         commit_log: u64,
-    ) -> BatcherResult<Vec<Vec<u8>>> {
-        let mut found: Vec<(u16, B256, B256)> = Vec::with_capacity(usize::from(count)); // newest first
+    ) -> BatcherResult<Vec<(FrameLog, Option<B256>)>> {
+        // Newest first while searching.
+        let mut found: Vec<(FrameLog, Option<B256>)> = Vec::with_capacity(usize::from(count));
         let mut to = commit_block;
         'search: loop {
             let from = to.saturating_sub(FRAME_SEARCH_WINDOW - 1);
@@ -188,10 +225,12 @@ impl BatchReader {
                         ),
                     ));
                 }
-                let tx = log
-                    .transaction_hash
-                    .ok_or_else(|| malformed(index, "frame log without transaction"))?;
-                found.push((frame.frameIndex, frame.frameHash, tx));
+                let (Some(tx), Some(l1_block), Some(log_index)) =
+                    (log.transaction_hash, log.block_number, log.log_index)
+                else {
+                    return Err(malformed(index, "frame log without transaction"));
+                };
+                found.push((FrameLog { tx, l1_block, log_index }, Some(frame.frameHash)));
                 if found.len() == usize::from(count) {
                     break 'search;
                 }
@@ -204,21 +243,18 @@ impl BatchReader {
             }
             to = from - 1;
         }
-        let mut frames = Vec::with_capacity(found.len());
-        for (_, hash, tx) in found.into_iter().rev() {
-            frames.push(self.frame_data(index, tx, Some(hash)).await?);
-        }
-        Ok(frames)
+        found.reverse();
+        Ok(found)
     }
 
     /// The data argument of the `submitBatch` or `submitFrame` call in transaction `tx`,
-    /// checked against the frame hash its log announced.
+    /// checked against the frame hash its log announced, and the transaction's sender.
     async fn frame_data(
         &self,
         index: u64,
         tx: B256,
         frame_hash: Option<B256>,
-    ) -> BatcherResult<Vec<u8>> {
+    ) -> BatcherResult<(Vec<u8>, Address)> {
         let transaction = self
             .provider
             .get_transaction_by_hash(tx)
@@ -251,6 +287,14 @@ impl BatchReader {
                 ));
             }
         }
-        Ok(data.to_vec())
+        Ok((data.to_vec(), transaction.inner.signer()))
     }
+}
+
+/// Where a frame's log is.
+#[derive(Debug, Clone, Copy)]
+struct FrameLog {
+    tx: B256,
+    l1_block: u64,
+    log_index: u64,
 }

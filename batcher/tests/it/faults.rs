@@ -8,7 +8,7 @@ use alloy::{consensus::Transaction as _, providers::Provider};
 use batcher::{l1::L1, progress::Progress};
 use sequencer::test_utils::dev_signer;
 
-use crate::harness::{BATCHER, Stack, wait_for};
+use batcher::test_utils::stack::{BATCHER, Stack, wait_for};
 
 async fn in_flight(stack: &Stack) -> Progress {
     Progress::load(stack.batcher_dir.path()).unwrap()

@@ -2,5 +2,4 @@
 //! real sequencer producing blocks.
 
 mod faults;
-mod harness;
 mod posting;

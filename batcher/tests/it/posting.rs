@@ -8,7 +8,7 @@ use alloy::{
     providers::{Provider, ProviderBuilder, RootProvider},
 };
 
-use crate::harness::{Stack, wait_for};
+use batcher::test_utils::stack::{Stack, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_land_in_order_and_decode_to_the_sealed_blocks() {

@@ -402,6 +402,9 @@ impl EthApiServer for EthRpc {
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> JsonRpcResult<B256> {
+        if self.node.config.replica {
+            return Err(RpcError::ReadOnly.into());
+        }
         let checked = self.node.check(raw).await.map_err(RpcError::from)?;
         let outcome = self.node.admit(checked).map_err(RpcError::from)?;
         Ok(outcome.hash)

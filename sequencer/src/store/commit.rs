@@ -247,6 +247,61 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// Returns every versioned key block `number` wrote to the value it had before the block, and
+/// deletes that block's history: the state after `number - 1` again.
+pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreError> {
+    let mut history = txn.open_table(tables::HISTORY)?;
+    let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
+    let Some(keys) = by_block.remove(number)?.map(|g| g.value().to_vec()) else {
+        return Ok(());
+    };
+    let mut accounts = txn.open_table(tables::ACCOUNTS)?;
+    let mut storage = txn.open_table(tables::STORAGE)?;
+    let mut account_trie = txn.open_table(tables::ACCOUNT_TRIE)?;
+    let mut storage_trie = txn.open_table(tables::STORAGE_TRIE)?;
+    let mut rest = keys.as_slice();
+    while let Some((&kind, tail)) = rest.split_first() {
+        let kind = Kind::from_u8(kind).ok_or(StoreError::Corrupt {
+            what: "history index",
+            reason: format!("unknown kind {kind}"),
+        })?;
+        let len = kind.key_len();
+        if tail.len() < len {
+            return Err(StoreError::Corrupt { what: "history index", reason: "truncated".into() });
+        }
+        let key = &tail[..len];
+        rest = &tail[len..];
+        let old = history
+            .remove(tables::history_key(kind, key, number).as_slice())?
+            .map(|g| g.value().to_vec())
+            .ok_or(StoreError::Corrupt {
+                what: "history",
+                reason: format!("block {number} lists a key without its previous value"),
+            })?;
+        let table = match kind {
+            Kind::Account => &mut accounts,
+            Kind::Storage => &mut storage,
+            Kind::AccountTrie => &mut account_trie,
+            Kind::StorageTrie => &mut storage_trie,
+        };
+        match old.split_first() {
+            Some((1, value)) => {
+                table.insert(key, value)?;
+            }
+            Some((0, [])) => {
+                table.remove(key)?;
+            }
+            _ => {
+                return Err(StoreError::Corrupt {
+                    what: "history",
+                    reason: "malformed previous value".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Deletes the history written by blocks up to and including `upto`.
 pub(super) fn prune_history(
     txn: &WriteTransaction,

@@ -655,3 +655,109 @@ async fn admin_port_throttles_blocks_and_sets_l1_heads() {
     assert_eq!(err.as_error_resp().unwrap().code, -32601);
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unwinding_returns_the_store_to_an_earlier_block_exactly() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(6);
+    let contract = signer.address().create(0);
+    let deploy = TxEip1559 {
+        chain_id: DEV_CHAIN_ID,
+        nonce: 0,
+        gas_limit: 300_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000,
+        to: TxKind::Create,
+        input: storage_contract_init(),
+        ..Default::default()
+    };
+    send_raw(&provider, &raw(&sign(&signer, deploy))).await;
+    let kept = provider.get_block_number().await.unwrap();
+    let kept_block = provider.get_block_by_number(kept.into()).full().await.unwrap().unwrap();
+    let kept_balance = provider.get_balance(signer.address()).await.unwrap();
+    let mut later = Vec::new();
+    for nonce in 1..4 {
+        let set = TxEip1559 {
+            chain_id: DEV_CHAIN_ID,
+            nonce,
+            gas_limit: 100_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1_000_000,
+            to: TxKind::Call(contract),
+            input: storage_contract_set(U256::from(nonce)),
+            ..Default::default()
+        };
+        later.push(send_raw(&provider, &raw(&sign(&signer, set))).await.transaction_hash);
+    }
+    let head = provider.get_block_number().await.unwrap();
+    assert!(head > kept);
+    let datadir = node.datadir();
+    node.handle.stop().await;
+
+    let genesis = sequencer::store::GenesisBlock::new(&Genesis::dev()).unwrap();
+    let store = sequencer::store::Store::open(&datadir, &genesis, Default::default()).unwrap();
+    store.unwind_to(kept).unwrap();
+    assert_eq!(store.head_number(), kept);
+    assert_eq!(store.head().1, kept_block.header.hash);
+    let state = store.latest().unwrap();
+    // The recomputed root of the unwound state is the kept block's: tries and flat state agree.
+    let root = state.trie_root(sequencer::trie::TrieId::Accounts).unwrap().root_hash();
+    assert_eq!(root, kept_block.header.state_root);
+    assert_eq!(sequencer::store::balance_of(&state, signer.address()), kept_balance);
+    let blocks = store.blocks().unwrap();
+    assert!(blocks.header(kept + 1).unwrap().is_none());
+    for hash in &later {
+        assert!(
+            blocks.tx_location(hash).unwrap().is_none(),
+            "the index forgets unwound transactions"
+        );
+    }
+    drop((blocks, state, store));
+
+    // The node resumes from the kept block and the chain continues.
+    let node = TestNode::start_with(|config| config.datadir = datadir.clone()).await;
+    let provider = node.provider();
+    assert_eq!(provider.get_block_number().await.unwrap(), kept);
+    assert!(provider.get_transaction_receipt(later[0]).await.unwrap().is_none());
+    let value: U256 = provider.get_storage_at(contract, U256::ZERO).await.unwrap();
+    assert_eq!(value, U256::ZERO, "the unwound writes are gone");
+    let receipt = send_raw(
+        &provider,
+        &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 1, RECIPIENT, U256::from(1)))),
+    )
+    .await;
+    assert_eq!(receipt.block_number, Some(kept + 1));
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_store_follows_a_writer_and_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = sequencer::store::GenesisBlock::new(&Genesis::dev()).unwrap();
+    let missing = sequencer::store::Store::open_read_only(dir.path(), &genesis, Default::default());
+    assert!(matches!(missing, Err(sequencer::store::StoreError::NoChain { .. })));
+
+    let shared = sequencer::store::StoreConfig { shared_with_readers: true, ..Default::default() };
+    let node = TestNode::start_with(|config| {
+        config.datadir = dir.path().to_path_buf();
+        config.store = shared.clone();
+    })
+    .await;
+    let reader =
+        sequencer::store::Store::open_read_only(dir.path(), &genesis, Default::default()).unwrap();
+    assert_eq!(reader.head_number(), 0);
+    let provider = node.provider();
+    let signer = dev_signer(7);
+    send_raw(&provider, &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(5)))))
+        .await;
+    let head = provider.get_block_number().await.unwrap();
+    assert_eq!(reader.refresh().unwrap(), Some(head));
+    assert_eq!(reader.refresh().unwrap(), None, "nothing new");
+    assert_eq!(
+        reader.blocks().unwrap().hash(head).unwrap(),
+        node.handle.store().blocks().unwrap().hash(head).unwrap()
+    );
+    assert!(matches!(reader.unwind_to(0), Err(sequencer::store::StoreError::ReadOnly)));
+    node.handle.stop().await;
+}

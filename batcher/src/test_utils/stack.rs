@@ -1,21 +1,21 @@
-//! The whole settlement path, real parts only: anvil as L1 with the `Rollup` contract
-//! deployed, a sequencer node in this process serving JSON-RPC on a socket, and the batcher
-//! following it; plus the checks every test ends with: what L1 holds, read back with the
-//! decoder, is exactly what the sequencer sealed.
+//! The whole settlement path for tests, real parts only: anvil as L1 with the `Rollup`
+//! contract deployed, a sequencer node in this process serving JSON-RPC on a socket, and the
+//! batcher following it; plus the check batcher tests end with: what L1 holds, read back with
+//! the decoder, is exactly what the sequencer sealed.
 
 use std::time::{Duration, Instant};
 
-use alloy::{
-    network::EthereumWallet,
-    providers::{Provider, ProviderBuilder, RootProvider},
-};
-use alloy_primitives::{Address, U256};
-use batcher::{
+use crate::{
     BatcherConfig, BatcherHandle,
     batch::Batch,
     l1::{BatchReader, PostedBatch, Rollup, contract::deploy},
     test_utils::Anvil,
 };
+use alloy::{
+    network::EthereumWallet,
+    providers::{Provider, ProviderBuilder, RootProvider},
+};
+use alloy_primitives::{Address, U256};
 use sequencer::{
     genesis::DEV_CHAIN_ID,
     node::{NodeConfig, NodeHandle, spawn},
@@ -23,29 +23,53 @@ use sequencer::{
 };
 
 /// Index of the dev key that owns the contract (and deploys it).
-const OWNER: usize = 0;
+pub const OWNER: usize = 0;
 /// Index of the dev key that the contract accepts batches from.
-pub(crate) const BATCHER: usize = 1;
+pub const BATCHER: usize = 1;
 /// Index of the dev key that sends the L2 load.
-const SENDER: usize = 2;
+pub const SENDER: usize = 2;
 
-pub(crate) struct Stack {
-    pub(crate) anvil: Anvil,
-    pub(crate) node: NodeHandle,
+/// anvil with the contract, a sequencer and (once spawned) batchers.
+#[derive(Debug)]
+pub struct Stack {
+    /// L1.
+    pub anvil: Anvil,
+    /// The sequencer.
+    pub node: NodeHandle,
     _node_dir: tempfile::TempDir,
-    pub(crate) batcher_dir: tempfile::TempDir,
-    pub(crate) rollup: Address,
+    /// The batchers' datadir.
+    pub batcher_dir: tempfile::TempDir,
+    /// The `Rollup` contract.
+    pub rollup: Address,
     l2: RootProvider,
     nonce: u64,
 }
 
 impl Stack {
     /// anvil (automining) with the contract, and a sequencer sealing blocks on demand.
-    pub(crate) async fn start() -> Self {
+    ///
+    /// # Panics
+    /// When a part does not start (a test environment problem).
+    pub async fn start() -> Self {
         Self::start_with(&[]).await
     }
 
-    pub(crate) async fn start_with(anvil_args: &[&str]) -> Self {
+    /// [`Self::start`] with extra anvil arguments.
+    ///
+    /// # Panics
+    /// When a part does not start.
+    pub async fn start_with(anvil_args: &[&str]) -> Self {
+        Self::start_configured(anvil_args, |_| {}).await
+    }
+
+    /// [`Self::start_with`], and `configure` adjusts the sequencer's configuration.
+    ///
+    /// # Panics
+    /// When a part does not start.
+    pub async fn start_configured(
+        anvil_args: &[&str],
+        configure: impl FnOnce(&mut NodeConfig),
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -57,6 +81,7 @@ impl Stack {
         let node_dir = tempfile::tempdir().unwrap();
         let mut config = NodeConfig::for_tests(node_dir.path().to_path_buf());
         config.admin_addr = Some("127.0.0.1:0".parse().unwrap());
+        configure(&mut config);
         let node = spawn(config).await.unwrap();
         let genesis = node.store().head();
         let (genesis_header, genesis_hash) = (&genesis.0, genesis.1);
@@ -86,7 +111,10 @@ impl Stack {
     }
 
     /// A batcher configuration with test-speed timings.
-    pub(crate) fn batcher_config(&self) -> BatcherConfig {
+    ///
+    /// # Panics
+    /// Never.
+    pub fn batcher_config(&self) -> BatcherConfig {
         let mut config = BatcherConfig::new(
             self.anvil.url(),
             self.node.http_url(),
@@ -101,23 +129,43 @@ impl Stack {
         config
     }
 
-    pub(crate) fn spawn_batcher(&self) -> BatcherHandle {
-        batcher::spawn(self.batcher_config())
+    /// Starts a batcher with [`Self::batcher_config`].
+    pub fn spawn_batcher(&self) -> BatcherHandle {
+        crate::spawn(self.batcher_config())
     }
 
     /// Sends `count` ETH transfers to the sequencer and waits until they are sealed; returns
     /// the L2 head then.
-    pub(crate) async fn send_transfers(&mut self, count: usize) -> u64 {
+    ///
+    /// # Panics
+    /// When the sequencer refuses them or does not seal them within 30 s.
+    pub async fn send_transfers(&mut self, count: usize) -> u64 {
         let signer = dev_signer(SENDER);
+        let txs = (0..count)
+            .map(|_| {
+                let nonce = self.next_nonce();
+                let to = Address::with_last_byte((nonce % 200) as u8 + 1);
+                sign(&signer, transfer(DEV_CHAIN_ID, nonce, to, U256::from(1_000 + nonce)))
+            })
+            .collect();
+        self.send_and_wait(txs).await
+    }
+
+    /// The next nonce of the [`SENDER`] key (the stack tracks it).
+    pub const fn next_nonce(&mut self) -> u64 {
+        self.nonce += 1;
+        self.nonce - 1
+    }
+
+    /// Sends signed transactions to the sequencer and waits until the last is sealed; returns
+    /// the L2 head then.
+    ///
+    /// # Panics
+    /// When the sequencer refuses one or does not seal them within 30 s.
+    pub async fn send_and_wait(&self, txs: Vec<alloy::consensus::TxEnvelope>) -> u64 {
         let mut last = None;
-        for _ in 0..count {
-            let to = Address::with_last_byte((self.nonce % 200) as u8 + 1);
-            let tx = sign(
-                &signer,
-                transfer(DEV_CHAIN_ID, self.nonce, to, U256::from(1_000 + self.nonce)),
-            );
+        for tx in txs {
             last = Some(*self.l2.send_raw_transaction(&raw(&tx)).await.unwrap().tx_hash());
-            self.nonce += 1;
         }
         if let Some(hash) = last {
             wait_for("L2 receipt", Duration::from_secs(30), || async {
@@ -128,17 +176,27 @@ impl Stack {
         self.node.store().head_number()
     }
 
-    pub(crate) fn l1(&self) -> RootProvider {
+    /// A provider for L1.
+    ///
+    /// # Panics
+    /// Never: the URL is well-formed.
+    pub fn l1(&self) -> RootProvider {
         ProviderBuilder::default().connect_http(self.anvil.url().parse().unwrap())
     }
 
     /// The last L2 block the contract has committed.
-    pub(crate) async fn committed(&self) -> u64 {
+    ///
+    /// # Panics
+    /// When L1 does not answer.
+    pub async fn committed(&self) -> u64 {
         Rollup::new(self.rollup, self.l1()).latestBlock().call().await.unwrap()
     }
 
     /// Waits until the contract has committed L2 block `l2_block`.
-    pub(crate) async fn wait_committed(&self, l2_block: u64, timeout: Duration) {
+    ///
+    /// # Panics
+    /// After `timeout`.
+    pub async fn wait_committed(&self, l2_block: u64, timeout: Duration) {
         wait_for(&format!("L2 block {l2_block} committed on L1"), timeout, || async {
             Rollup::new(self.rollup, self.l1())
                 .latestBlock()
@@ -151,10 +209,14 @@ impl Stack {
 
     /// Reads every batch back from L1 and checks it: contiguous from L2 block 1, each
     /// decoding to exactly the blocks the sequencer sealed, with their state root and hash.
-    pub(crate) async fn assert_l1_matches_l2(&self) -> Vec<PostedBatch> {
+    ///
+    /// # Panics
+    /// When they differ (the test fails).
+    pub async fn assert_l1_matches_l2(&self) -> Vec<PostedBatch> {
         let reader = BatchReader::new(&self.anvil.url(), self.rollup).unwrap();
         let head = self.l1().get_block_number().await.unwrap();
-        let posted = reader.batches(0, head).await.unwrap();
+        let posted: Vec<PostedBatch> =
+            reader.batches(0, head).await.unwrap().into_iter().map(Result::unwrap).collect();
         let mut next = 1;
         for (i, batch) in posted.iter().enumerate() {
             assert_eq!(batch.index, i as u64, "batch indexes are contiguous");
@@ -182,7 +244,10 @@ impl Stack {
     }
 
     /// Transactions the batcher's key has sent that reverted on L1.
-    pub(crate) async fn batcher_reverts(&self) -> usize {
+    ///
+    /// # Panics
+    /// When L1 does not answer.
+    pub async fn batcher_reverts(&self) -> usize {
         let l1 = self.l1();
         let head = l1.get_block_number().await.unwrap();
         let batcher = dev_signer(BATCHER).address();
@@ -196,7 +261,10 @@ impl Stack {
 }
 
 /// Polls `check` until it holds, or fails the test after `timeout`.
-pub(crate) async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut check: F)
+///
+/// # Panics
+/// After `timeout`.
+pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

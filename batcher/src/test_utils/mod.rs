@@ -15,6 +15,8 @@ use sequencer::test_utils::workload::{self, Workload};
 
 use crate::batch::{Batch, BatchBlock};
 
+pub mod stack;
+
 /// A workload's transactions as a batch of blocks of 100 transactions (numbered from 1), the
 /// shape the batch-size measurements use.
 pub fn workload_batch(workload: &Workload) -> Batch {

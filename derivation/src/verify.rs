@@ -1,0 +1,125 @@
+//! `verify`: re-execute every posted batch from the genesis and compare each posted state
+//! root and block hash with the re-executed one, stopping at the first divergence.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    error::{DerivationError, DerivationResult},
+    replay::{BatchReport, Replayer},
+    source::L1Source,
+};
+
+/// Which L2 blocks to check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyRange {
+    /// Report from this L2 block on (earlier blocks are still re-executed, and checked, to
+    /// rebuild the state, unless the store already holds them).
+    pub from: u64,
+    /// Stop after the batch holding this L2 block (`None`: the contract's latest block).
+    pub to: Option<u64>,
+}
+
+/// Where verification is, for progress output.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyProgress {
+    /// Last L2 block re-executed and checked.
+    pub block: u64,
+    /// The L2 block verification runs to.
+    pub target: u64,
+    /// Batches checked so far.
+    pub batches: u64,
+    /// Transactions re-executed so far.
+    pub txs: u64,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+/// What a successful verification checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifySummary {
+    /// Batches checked.
+    pub batches: u64,
+    /// First and last L2 block reported on.
+    pub first_block: u64,
+    /// Last L2 block verified.
+    pub last_block: u64,
+    /// Blocks re-executed.
+    pub blocks: u64,
+    /// Transactions re-executed.
+    pub txs: u64,
+    /// Gas they used.
+    pub gas: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Of which: sender recovery.
+    pub recover: Duration,
+    /// Of which: building blocks (execution, state roots, commits).
+    pub build: Duration,
+    /// Of which: reading batches from L1.
+    pub fetch: Duration,
+}
+
+impl VerifySummary {
+    fn add(&mut self, report: &BatchReport, range: VerifyRange) {
+        self.batches += 1;
+        if report.last >= range.from {
+            self.blocks += report.blocks;
+            self.txs += report.txs;
+            self.gas += report.gas;
+        }
+        self.last_block = report.last;
+        self.recover += Duration::from_micros(report.recover_micros);
+        self.build += Duration::from_micros(report.build_micros);
+    }
+}
+
+/// Verifies every batch the contract committed (within `range`), calling `progress` after
+/// each batch.
+///
+/// # Errors
+/// [`DerivationError::Diverged`] at the first batch that differs from its re-execution (or
+/// cannot be read, decoded or authenticated); L1 and store errors.
+pub async fn verify(
+    source: &L1Source,
+    replayer: &Replayer,
+    range: VerifyRange,
+    mut progress: impl FnMut(&VerifyProgress),
+) -> DerivationResult<VerifySummary> {
+    let started = Instant::now();
+    let (latest, _) = source.committed().await?;
+    let target = range.to.map_or(latest, |to| to.min(latest));
+    let l1_head = source.head().await?;
+    let mut summary = VerifySummary {
+        first_block: range.from.max(1),
+        last_block: replayer.store().head_number(),
+        ..Default::default()
+    };
+    let mut next_l1 = source.from_block;
+    while next_l1 <= l1_head && summary.last_block < target {
+        let end = l1_head.min(next_l1 + source.window - 1);
+        let fetching = Instant::now();
+        let found = source.batches(next_l1, end).await?;
+        summary.fetch += fetching.elapsed();
+        for batch in found {
+            let batch = batch.map_err(DerivationError::from)?;
+            if batch.last_block <= replayer.store().head_number() && batch.last_block < range.from {
+                continue; // held by the store already and not asked about
+            }
+            let report = tokio::task::block_in_place(|| replayer.apply(&batch))?;
+            summary.add(&report, range);
+            progress(&VerifyProgress {
+                block: report.last,
+                target,
+                batches: summary.batches,
+                txs: summary.txs,
+                elapsed: started.elapsed(),
+            });
+            if report.last >= target {
+                break;
+            }
+        }
+        next_l1 = end + 1;
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}

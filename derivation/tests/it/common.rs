@@ -1,0 +1,99 @@
+//! Helpers shared by the derivation tests.
+
+use std::time::Duration;
+
+use alloy::{
+    consensus::TxEip1559,
+    primitives::{B256, Bytes, TxKind, U256},
+};
+use batcher::{
+    batch::{Batch, EncodeOptions},
+    l1::{L1, SendOutcome},
+    test_utils::stack::{BATCHER, SENDER, Stack},
+};
+use sequencer::{
+    genesis::DEV_CHAIN_ID,
+    test_utils::{dev_signer, sign, storage_contract_init, storage_contract_set},
+};
+
+/// Deploys the test storage contract on L2 and sets it a few times (receipts with logs,
+/// storage writes, a creation), then sends transfers; returns the L2 head and the count of
+/// transactions sent.
+pub(crate) async fn mixed_traffic(stack: &mut Stack) -> (u64, u64) {
+    let signer = dev_signer(SENDER);
+    let deploy_nonce = stack.next_nonce();
+    let contract = signer.address().create(deploy_nonce);
+    let mut txs = vec![sign(
+        &signer,
+        TxEip1559 {
+            chain_id: DEV_CHAIN_ID,
+            nonce: deploy_nonce,
+            gas_limit: 300_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_priority_fee_per_gas: 1_000_000,
+            to: TxKind::Create,
+            input: storage_contract_init(),
+            ..Default::default()
+        },
+    )];
+    for value in 1..=3u64 {
+        let nonce = stack.next_nonce();
+        txs.push(sign(
+            &signer,
+            TxEip1559 {
+                chain_id: DEV_CHAIN_ID,
+                nonce,
+                gas_limit: 100_000,
+                max_fee_per_gas: 10_000_000_000,
+                max_priority_fee_per_gas: 1_000_000,
+                to: TxKind::Call(contract),
+                input: storage_contract_set(U256::from(value)),
+                ..Default::default()
+            },
+        ));
+    }
+    let sent = txs.len() as u64;
+    stack.send_and_wait(txs).await;
+    let mut total = sent;
+    let mut head = 0;
+    for round in 0..3 {
+        head = stack.send_transfers(5 + round).await;
+        total += 5 + round as u64;
+    }
+    (head, total)
+}
+
+/// Posts `data` as the batch for L2 blocks `first..=last` with the batcher key, as a faulty or
+/// malicious batcher would, and waits for it to land.
+pub(crate) async fn post_batch(
+    stack: &Stack,
+    first: u64,
+    last: u64,
+    state_root: B256,
+    block_hash: B256,
+    data: Vec<u8>,
+) {
+    let l1 = L1::connect(&stack.anvil.url(), stack.rollup, dev_signer(BATCHER)).await.unwrap();
+    let nonce = l1.pending_nonce().await.unwrap();
+    let (max_fee, tip) = l1.fees().await.unwrap();
+    let input = L1::calldata(first, last, state_root, block_hash, 0, 1, Bytes::from(data));
+    let (hash, raw) = l1.sign(nonce, input, max_fee, tip);
+    assert_eq!(l1.send(&raw).await.unwrap(), SendOutcome::Accepted);
+    for _ in 0..200 {
+        if let Some(mined) = l1.mined(hash).await.unwrap() {
+            assert!(mined.success, "the contract accepted the batch");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the batch did not land");
+}
+
+/// The honest batch data of the sealed blocks `first..=last`.
+pub(crate) fn honest_data(stack: &Stack, first: u64, last: u64) -> (Vec<u8>, B256, B256) {
+    let blocks = stack.node.store().blocks().unwrap();
+    let sealed: Vec<_> = (first..=last).map(|n| blocks.block(n).unwrap().unwrap()).collect();
+    let data = Batch::from_blocks(&sealed).unwrap().encode(&EncodeOptions::default()).unwrap();
+    let last = sealed.last().unwrap();
+    (data, last.header.state_root, last.hash)
+}

@@ -1,0 +1,184 @@
+//! `sync` and `sequencer --replica`: the replica built from L1 alone answers like the
+//! sequencer for every posted block, follows new batches, and undoes batches an L1 reorg
+//! removes.
+
+use std::{path::Path, time::Duration};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    providers::{Provider, ProviderBuilder, RootProvider},
+};
+use alloy_primitives::{Address, B256};
+use batcher::test_utils::stack::{SENDER, Stack, wait_for};
+use derivation::{
+    StoreLocation, open_replayer,
+    source::L1Source,
+    sync::{SyncOptions, Syncer},
+};
+use sequencer::{
+    genesis::Genesis,
+    node::{ExecMode, NodeConfig, NodeHandle, spawn},
+    test_utils::dev_signer,
+};
+use tokio::sync::oneshot;
+
+use crate::common::mixed_traffic;
+
+/// A syncer following L1 in the background.
+struct Following {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<derivation::DerivationResult<()>>,
+}
+
+impl Following {
+    async fn start(stack: &Stack, dir: &Path) -> Self {
+        let source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+        let replayer = open_replayer(
+            &source,
+            &Genesis::dev(),
+            StoreLocation::Datadir(dir),
+            ExecMode::Parallel,
+        )
+        .await
+        .unwrap();
+        let options =
+            SyncOptions { confirmations: 1, follow: true, poll: Duration::from_millis(100) };
+        let mut syncer = Syncer::new(source, replayer, dir.to_path_buf(), options).unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            syncer
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn replica(dir: &Path) -> NodeHandle {
+    let mut config = NodeConfig::for_tests(dir.to_path_buf());
+    config.replica = true;
+    spawn(config).await.unwrap()
+}
+
+fn client(url: &str) -> RootProvider {
+    ProviderBuilder::default().connect_http(url.parse().unwrap())
+}
+
+async fn wait_head(replica: &RootProvider, head: u64) {
+    wait_for(&format!("the replica at block {head}"), Duration::from_secs(60), || async {
+        replica.get_block_number().await.is_ok_and(|n| n == head)
+    })
+    .await;
+}
+
+/// Compares the answers of both nodes for every block up to `head`: full blocks, receipts,
+/// balances and nonces of the accounts the traffic touches, code and storage.
+async fn assert_same_answers(sequencer: &RootProvider, replica: &RootProvider, head: u64) {
+    let mut accounts: Vec<Address> = vec![dev_signer(SENDER).address(), Address::ZERO];
+    accounts.extend((1..=20u8).map(Address::with_last_byte));
+    for number in 0..=head {
+        let tag = BlockNumberOrTag::Number(number);
+        let ours: serde_json::Value =
+            sequencer.raw_request("eth_getBlockByNumber".into(), (tag, true)).await.unwrap();
+        let theirs: serde_json::Value =
+            replica.raw_request("eth_getBlockByNumber".into(), (tag, true)).await.unwrap();
+        assert_eq!(ours, theirs, "block {number}");
+        let ours: serde_json::Value =
+            sequencer.raw_request("eth_getBlockReceipts".into(), (tag,)).await.unwrap();
+        let theirs: serde_json::Value =
+            replica.raw_request("eth_getBlockReceipts".into(), (tag,)).await.unwrap();
+        assert_eq!(ours, theirs, "receipts of block {number}");
+        for account in &accounts {
+            let id = number.into();
+            assert_eq!(
+                sequencer.get_balance(*account).block_id(id).await.unwrap(),
+                replica.get_balance(*account).block_id(id).await.unwrap(),
+                "balance of {account} at block {number}"
+            );
+            assert_eq!(
+                sequencer.get_transaction_count(*account).block_id(id).await.unwrap(),
+                replica.get_transaction_count(*account).block_id(id).await.unwrap(),
+                "nonce of {account} at block {number}"
+            );
+        }
+    }
+    let contract = dev_signer(SENDER).address().create(0);
+    assert_eq!(
+        sequencer.get_code_at(contract).await.unwrap(),
+        replica.get_code_at(contract).await.unwrap()
+    );
+    assert_eq!(
+        sequencer.get_storage_at(contract, alloy_primitives::U256::ZERO).await.unwrap(),
+        replica.get_storage_at(contract, alloy_primitives::U256::ZERO).await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replica_answers_like_the_sequencer_and_follows_l1() {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let (head, _) = mixed_traffic(&mut stack).await;
+    stack.wait_committed(head, Duration::from_secs(60)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let following = Following::start(&stack, dir.path()).await;
+    let node = replica(dir.path()).await;
+    let (sequencer, replica) = (client(&stack.node.http_url()), client(&node.http_url()));
+    wait_head(&replica, head).await;
+    assert_same_answers(&sequencer, &replica, head).await;
+
+    // A replica takes no transactions.
+    let error = replica.send_raw_transaction(&[0x02, 0xc0]).await.unwrap_err().to_string();
+    assert!(error.contains("read-only replica"), "{error}");
+
+    // It follows new batches as they land.
+    let head = stack.send_transfers(12).await;
+    stack.wait_committed(head, Duration::from_secs(60)).await;
+    wait_head(&replica, head).await;
+    assert_same_answers(&sequencer, &replica, head).await;
+
+    following.stop().await;
+    node.stop().await;
+    batcher.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_reorg_is_undone_and_derived_again() {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let head = stack.send_transfers(10).await;
+    stack.wait_committed(head, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let following = Following::start(&stack, dir.path()).await;
+    let node = replica(dir.path()).await;
+    let (sequencer, replica) = (client(&stack.node.http_url()), client(&node.http_url()));
+    wait_head(&replica, head).await;
+    let before: B256 = replica.get_block_by_number(head.into()).await.unwrap().unwrap().header.hash;
+
+    // L1 drops every block since the contract's deployment: the batches are gone.
+    let l1_head = stack.l1().get_block_number().await.unwrap();
+    stack.anvil.reorg(l1_head - 1).await;
+    assert_eq!(stack.committed().await, 0);
+    wait_head(&replica, 0).await;
+
+    // The batcher posts the range again; the replica derives it again, identically.
+    let batcher = stack.spawn_batcher();
+    stack.wait_committed(head, Duration::from_secs(30)).await;
+    wait_head(&replica, head).await;
+    let after: B256 = replica.get_block_by_number(head.into()).await.unwrap().unwrap().header.hash;
+    assert_eq!(before, after);
+    assert_same_answers(&sequencer, &replica, head).await;
+
+    following.stop().await;
+    node.stop().await;
+    batcher.stop().await.unwrap();
+}
