@@ -17,6 +17,9 @@ cargo fmt --all --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build (the binaries the end-to-end tests run)"
+cargo build --workspace --bins --locked
+
 step "cargo test"
 cargo test --workspace --locked
 

@@ -38,6 +38,7 @@ mod service;
 pub mod source;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
+pub mod toolchain;
 
 pub use config::{BatcherConfig, DEFAULT_MAX_FRAME_BYTES};
 pub use error::{BatcherError, BatcherResult};

@@ -93,7 +93,10 @@ async fn main() {
     );
     let source = L1Source::new(&stack.anvil.url(), stack.rollup).expect("source");
     // A first, unreported pass warms the allocator and the page cache for both.
-    let warm = open_replayer(&source, &Genesis::dev(), StoreLocation::Scratch, ExecMode::Sequential).await.expect("replayer");
+    let warm =
+        open_replayer(&source, &Genesis::dev(), StoreLocation::Scratch, ExecMode::Sequential)
+            .await
+            .expect("replayer");
     verify(&source, &warm, VerifyRange::default(), |_| {}).await.expect("verifies");
     drop(warm);
     for (name, exec) in [("parallel", ExecMode::Parallel), ("sequential", ExecMode::Sequential)] {

@@ -92,7 +92,9 @@ impl BatchRow {
             transactions,
             compressed_bytes: Some(posted.data.len()),
             raw_bytes,
-            ratio: raw_bytes.map(|raw| posted.data.len() as f64 / raw.max(1) as f64),
+            ratio: raw_bytes
+                .filter(|raw| *raw > 0)
+                .map(|raw| posted.data.len() as f64 / raw as f64),
             state_root: Some(posted.state_root),
             error,
         }

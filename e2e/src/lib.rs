@@ -1,5 +1,9 @@
-//! End-to-end harness: anvil as L1, the contracts deployed, sequencer and batcher running.
-//!
-//! It hosts the one-command devnet, the scenario tests that drive the whole stack over real
-//! JSON-RPC, the crash-safety tests and the load tool. It is built in its own issue; this
-//! crate is its home in the workspace.
+//! The whole stack, end to end: the local devnet ([`devnet`]: anvil as L1, the `Rollup`
+//! contract, the sequencer and the batcher, described in `devnet.json`), the load tool
+//! ([`load`]: pre-signed workloads sent to any JSON-RPC endpoint, measured), and the helpers
+//! the end-to-end tests use to run the real binaries ([`processes`]).
+
+pub mod contracts;
+pub mod devnet;
+pub mod load;
+pub mod processes;

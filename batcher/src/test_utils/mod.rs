@@ -4,7 +4,6 @@
 //! reorg controls; and the sequencer's workloads as batches.
 
 use std::{
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -14,6 +13,7 @@ use alloy_primitives::{B256, Bytes};
 use sequencer::test_utils::workload::{self, Workload};
 
 use crate::batch::{Batch, BatchBlock};
+pub use crate::toolchain::anvil_binary;
 
 pub mod stack;
 
@@ -33,24 +33,6 @@ pub fn workload_batch(workload: &Workload) -> Batch {
         })
         .collect();
     Batch { parent_hash: B256::repeat_byte(0x11), blocks }
-}
-
-/// The anvil binary: `ANVIL_BIN`, else `<repository>/.tools/bin/anvil`.
-///
-/// # Errors
-/// When neither exists, with the command that installs it.
-pub fn anvil_binary() -> Result<PathBuf, String> {
-    if let Ok(path) = std::env::var("ANVIL_BIN") {
-        return Ok(path.into());
-    }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/anvil");
-    if path.exists() {
-        return Ok(path);
-    }
-    Err(format!(
-        "anvil not found at {} (nor ANVIL_BIN): run `bash scripts/setup-tools.sh` to install Foundry",
-        path.display()
-    ))
 }
 
 /// A running anvil.
