@@ -171,7 +171,7 @@ pub struct Node {
     recovery: std::sync::mpsc::SyncSender<RecoveryJob>,
 }
 
-type RecoveryJob = (Bytes, oneshot::Sender<Result<CheckedTx, PoolError>>);
+type RecoveryJob = (Bytes, oneshot::Sender<Result<AddOutcome, PoolError>>);
 
 /// The next block as planned right after the last commit: its attributes, its execution
 /// environment, and the state it builds on. Admission pre-executes transactions in exactly
@@ -228,12 +228,7 @@ impl Node {
         };
         let next = Arc::new(RwLock::new(Arc::new(NextBlock::plan(&spec, &config, &store)?)));
         let (recovery, jobs) = std::sync::mpsc::sync_channel::<RecoveryJob>(65_536);
-        let worker = RecoveryWorker { rules, next: next.clone(), codes: codes.clone() };
-        std::thread::Builder::new()
-            .name("sender-recovery".into())
-            .spawn(move || worker.run(&jobs))
-            .map_err(|e| NodeError::Config(format!("cannot start the recovery thread: {e}")))?;
-        Ok(Arc::new(Self {
+        let node = Arc::new(Self {
             pool: Mutex::new(TxPool::new(config.pool.clone())),
             store,
             spec,
@@ -248,7 +243,18 @@ impl Node {
             metrics: crate::metrics::Metrics::default(),
             config,
             recovery,
-        }))
+        });
+        let worker = RecoveryWorker {
+            rules,
+            next: node.next.clone(),
+            codes: node.codes.clone(),
+            node: Arc::downgrade(&node),
+        };
+        std::thread::Builder::new()
+            .name("sender-recovery".into())
+            .spawn(move || worker.run(&jobs))
+            .map_err(|e| NodeError::Config(format!("cannot start the recovery thread: {e}")))?;
+        Ok(node)
     }
 
     /// The node's counters.
@@ -266,9 +272,11 @@ impl Node {
         self.next.read().clone()
     }
 
-    /// Decodes, checks and recovers the sender of a raw transaction on the recovery pool
-    /// (transactions arriving together are recovered in parallel on all cores).
-    pub(crate) async fn check(&self, raw: Bytes) -> Result<CheckedTx, PoolError> {
+    /// Submits a raw transaction: the recovery worker decodes and checks it and recovers its
+    /// sender (transactions arriving together in parallel on all cores), then admits it into
+    /// the pool — in arrival order, so a batch of one sender's consecutive nonces is never
+    /// seen with gaps.
+    pub(crate) async fn submit(&self, raw: Bytes) -> Result<AddOutcome, PoolError> {
         let (reply, answer) = oneshot::channel();
         if self.recovery.send((raw, reply)).is_err() {
             return Err(PoolError::PoolFull);
@@ -276,21 +284,35 @@ impl Node {
         answer.await.unwrap_or(Err(PoolError::PoolFull))
     }
 
-    /// Admits a checked transaction into the pool against the latest state.
-    pub(crate) fn admit(&self, checked: CheckedTx) -> Result<AddOutcome, PoolError> {
-        let sender = checked.tx.signer();
-        let (outcome, pooled) = {
+    /// Admits checked transactions into the pool against the latest state, in order, under
+    /// one lock; then announces them.
+    fn admit_batch(
+        &self,
+        checked: Vec<Result<CheckedTx, PoolError>>,
+    ) -> Vec<Result<AddOutcome, PoolError>> {
+        let mut arrived = Vec::new();
+        let outcomes: Vec<_> = {
             let mut pool = self.pool.lock();
-            let account = self.latest_state().account(sender).map_err(|_| PoolError::PoolFull)?;
-            let outcome = pool.add(checked, account)?;
-            let pooled = pool.get(&outcome.hash);
-            (outcome, pooled)
+            let state = self.latest_state();
+            checked
+                .into_iter()
+                .map(|checked| {
+                    let checked = checked?;
+                    let account =
+                        state.account(checked.tx.signer()).map_err(|_| PoolError::PoolFull)?;
+                    let outcome = pool.add(checked, account)?;
+                    arrived.extend(pool.get(&outcome.hash));
+                    Ok(outcome)
+                })
+                .collect()
         };
-        if let Some(tx) = pooled {
-            let _ = self.pending_txs.send(tx);
+        if !arrived.is_empty() {
+            for tx in arrived {
+                let _ = self.pending_txs.send(tx);
+            }
+            self.tx_arrived.notify_one();
         }
-        self.tx_arrived.notify_one();
-        Ok(outcome)
+        outcomes
     }
 
     /// Publishes a committed block: swaps the latest state, updates the pool, wakes watchers.
@@ -357,6 +379,8 @@ struct RecoveryWorker {
     rules: ValidationRules,
     next: Arc<RwLock<Arc<NextBlock>>>,
     codes: Arc<CodeCache>,
+    /// The node it admits into (it ends with the node).
+    node: std::sync::Weak<Node>,
 }
 
 impl RecoveryWorker {
@@ -391,8 +415,11 @@ impl RecoveryWorker {
                     tx.inference = inference.map(Arc::new);
                 }
             }
-            for ((_, reply), checked) in batch.into_iter().zip(checked) {
-                let _ = reply.send(checked);
+            let Some(node) = self.node.upgrade() else { return };
+            let outcomes = node.admit_batch(checked);
+            drop(node);
+            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
             }
         }
     }

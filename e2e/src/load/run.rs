@@ -100,11 +100,18 @@ pub async fn run_setup(
     setup: &[Signed],
     timeout: Duration,
 ) -> Result<(), LoadError> {
-    for chunk in setup.chunks(200) {
+    for (c, chunk) in setup.chunks(200).enumerate() {
         let raws: Vec<&[u8]> = chunk.iter().map(|s| s.raw.as_ref()).collect();
         let outcomes = client.send_raw_batch(&raws).await.map_err(rpc("sending the setup"))?;
-        if let Some(Err(e)) = outcomes.into_iter().find(Result::is_err) {
-            return Err(LoadError::Setup(format!("a setup transaction was refused: {e}")));
+        if let Some((i, Err(e))) = outcomes.iter().enumerate().find(|(_, o)| o.is_err()) {
+            let refused = outcomes.iter().filter(|o| o.is_err()).count();
+            return Err(LoadError::Setup(format!(
+                "setup transaction {} of {} (funder nonce {}) was refused: {e} ({refused} of that request's {} refused)",
+                c * 200 + i,
+                setup.len(),
+                first_nonce + (c * 200 + i) as u64,
+                chunk.len()
+            )));
         }
     }
     let target = first_nonce + setup.len() as u64;

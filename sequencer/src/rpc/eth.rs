@@ -405,8 +405,7 @@ impl EthApiServer for EthRpc {
         if self.node.config.replica {
             return Err(RpcError::ReadOnly.into());
         }
-        let checked = self.node.check(raw).await.map_err(RpcError::from)?;
-        let outcome = self.node.admit(checked).map_err(RpcError::from)?;
+        let outcome = self.node.submit(raw).await.map_err(RpcError::from)?;
         Ok(outcome.hash)
     }
 
