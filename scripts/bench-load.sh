@@ -7,6 +7,7 @@
 #   bash scripts/bench-load.sh [N] [K]      (default N=20000 transactions over K=1000 accounts)
 #
 # Env: WORKLOADS (default "eth erc20 hot mixed"), BLOCK_TIME (sequencer, default 250ms),
+# LOAD_ARGS (extra `load` flags, default "--connections 2 --batch 1000", the same for both),
 # RAYON_NUM_THREADS / TOKIO_WORKER_THREADS to pin the sequencer's threads.
 set -euo pipefail
 
@@ -16,7 +17,9 @@ N=${1:-20000}
 K=${2:-1000}
 WORKLOADS=${WORKLOADS:-"eth erc20 hot mixed"}
 BLOCK_TIME=${BLOCK_TIME:-250ms}
+LOAD_ARGS=${LOAD_ARGS:-"--connections 2 --batch 1000"}
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 BIN="${CARGO_TARGET_DIR:-target}/release"
 
 bash scripts/setup-tools.sh >/dev/null
@@ -44,7 +47,8 @@ run_anvil() {
     >"$OUT/anvil-$1.log" 2>&1 &
   local pid=$!
   wait_rpc
-  "$BIN/load" --rpc-url "http://127.0.0.1:$port" --workload "$1" -n "$N" -k "$K" --json \
+  # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
+  "$BIN/load" --rpc-url "http://127.0.0.1:$port" --workload "$1" -n "$N" -k "$K" $LOAD_ARGS --json \
     >"$OUT/anvil-$1.json" 2>"$OUT/anvil-$1.load.log" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
@@ -55,7 +59,8 @@ run_ours() {
     --block-time "$BLOCK_TIME" >"$OUT/ours-$1.log" 2>&1 &
   local pid=$!
   wait_rpc
-  "$BIN/load" --rpc-url "http://127.0.0.1:$port" --workload "$1" -n "$N" -k "$K" --json \
+  # shellcheck disable=SC2086
+  "$BIN/load" --rpc-url "http://127.0.0.1:$port" --workload "$1" -n "$N" -k "$K" $LOAD_ARGS --json \
     >"$OUT/ours-$1.json" 2>"$OUT/ours-$1.load.log" || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$datadir"

@@ -39,7 +39,7 @@ pub struct TrieUpdate {
     /// What now stands at the root.
     pub root: ChildRef,
     /// Records to store at their paths; `None` removes the record at that path.
-    pub records: Vec<(Nibbles, Option<Record>)>,
+    pub records: Vec<(Nibbles, Option<Box<Record>>)>,
 }
 
 /// Errors of trie reads and updates.
@@ -207,7 +207,7 @@ mod memory {
             let update = update(self, TrieId::Accounts, &self.root, &changes).expect("consistent");
             for (path, record) in update.records {
                 match record {
-                    Some(record) => self.records.insert(path, record),
+                    Some(record) => self.records.insert(path, *record),
                     None => self.records.remove(&path),
                 };
             }

@@ -40,77 +40,71 @@ pub struct PreparedState {
 /// # Errors
 /// When the parent state cannot be read or is inconsistent.
 pub(super) fn prepare(parent: &StateView, diff: &StateDiff) -> Result<PreparedState, StoreError> {
+    /// One account's part of the work, done on any thread.
     struct AccountWork {
         hashed: B256,
         wipe: bool,
         storage: Vec<Change>,
+        update: Option<TrieUpdate>,
+        leaf: Option<Vec<u8>>,
     }
-    let work: Vec<AccountWork> = diff
-        .accounts
-        .iter()
-        .map(|(address, change)| {
-            let wipe = change.storage_cleared || change.info.is_none();
-            let mut storage: Vec<Change> = if change.info.is_none() {
-                Vec::new()
-            } else {
-                change
-                    .storage
-                    .iter()
-                    .map(|(slot, value)| {
-                        let leaf = (!value.is_zero()).then(|| codec::encode_storage_value(*value));
-                        (keccak256(slot.to_be_bytes::<32>()), leaf)
-                    })
-                    .collect()
-            };
-            storage.sort_unstable_by_key(|a| a.0);
-            AccountWork { hashed: keccak256(address), wipe, storage }
-        })
-        .collect();
-
-    // Storage tries, in parallel across accounts.
+    // Hash the keys, update the storage trie and encode the account leaf of every changed
+    // account, in parallel across accounts.
     let changes: Vec<_> = diff.accounts.iter().collect();
-    let storage_results: Vec<(B256, Option<TrieUpdate>)> = work
+    let work: Vec<AccountWork> = changes
         .par_iter()
-        .zip(changes.par_iter())
-        .map(|(w, (_, change))| {
-            if change.info.is_none() {
-                return Ok((w.hashed, None));
-            }
-            if w.storage.is_empty() && !w.wipe {
-                return Ok((w.hashed, None));
-            }
-            let trie_id = TrieId::Storage(w.hashed);
-            let root = if w.wipe { ChildRef::Empty } else { parent.trie_root(trie_id)? };
-            let update = trie::update(parent, trie_id, &root, &w.storage)?;
-            Ok((w.hashed, Some(update)))
+        .map(|(address, change)| {
+            let hashed = keccak256(address);
+            let wipe = change.storage_cleared || change.info.is_none();
+            let Some(info) = change.info else {
+                return Ok(AccountWork {
+                    hashed,
+                    wipe,
+                    storage: Vec::new(),
+                    update: None,
+                    leaf: None,
+                });
+            };
+            let mut storage: Vec<Change> = change
+                .storage
+                .iter()
+                .map(|(slot, value)| {
+                    let leaf = (!value.is_zero()).then(|| codec::encode_storage_value(*value));
+                    (keccak256(slot.to_be_bytes::<32>()), leaf)
+                })
+                .collect();
+            storage.sort_unstable_by_key(|a| a.0);
+            let update = if storage.is_empty() && !wipe {
+                None
+            } else {
+                let trie_id = TrieId::Storage(hashed);
+                let root = if wipe { ChildRef::Empty } else { parent.trie_root(trie_id)? };
+                Some(trie::update(parent, trie_id, &root, &storage)?)
+            };
+            let storage_root = match &update {
+                Some(update) => update.root.root_hash(),
+                None => parent.account_with_root(&hashed)?.map_or(EMPTY_ROOT_HASH, |a| a.1),
+            };
+            let leaf = Some(codec::encode_account(&info, storage_root));
+            Ok(AccountWork { hashed, wipe, storage, update, leaf })
         })
         .collect::<Result<_, StoreError>>()?;
 
     let mut prepared = PreparedState::default();
     let mut account_changes = Vec::with_capacity(work.len());
-    for ((w, (_, change)), (_, update)) in work.iter().zip(&diff.accounts).zip(storage_results) {
+    for w in work {
         if w.wipe {
             prepared.storage_wipes.push(w.hashed);
         }
-        let leaf = match change.info {
-            None => None,
-            Some(info) => {
-                let storage_root = match &update {
-                    Some(update) => update.root.root_hash(),
-                    None => parent.account_with_root(&w.hashed)?.map_or(EMPTY_ROOT_HASH, |a| a.1),
-                };
-                Some(codec::encode_account(&info, storage_root))
-            }
-        };
-        account_changes.push((w.hashed, leaf));
-        for (slot, value) in &w.storage {
-            prepared.storage.push((tables::storage_key(&w.hashed, slot), value.clone()));
+        account_changes.push((w.hashed, w.leaf));
+        for (slot, value) in w.storage {
+            prepared.storage.push((tables::storage_key(&w.hashed, &slot), value));
         }
-        if let Some(update) = update {
+        if let Some(update) = w.update {
             prepared.storage_tries.push((w.hashed, update));
         }
     }
-    account_changes.sort_unstable_by_key(|a| a.0);
+    account_changes.par_sort_unstable_by_key(|a| a.0);
     let account_root = parent.trie_root(TrieId::Accounts)?;
     prepared.account_trie =
         trie::update(parent, TrieId::Accounts, &account_root, &account_changes)?;
@@ -214,7 +208,7 @@ pub(super) fn apply(
     for (owner, update) in &prepared.storage_tries {
         for (path, record) in &update.records {
             let key = tables::storage_trie_key(owner, &tables::path_key(path));
-            let bytes = record.as_ref().map(trie::Record::encode);
+            let bytes = record.as_deref().map(trie::Record::encode);
             writer.put(&mut storage_trie, Kind::StorageTrie, &key, bytes.as_deref())?;
         }
         let root_key = tables::storage_trie_key(owner, &tables::ROOT_PATH_KEY);
@@ -225,7 +219,7 @@ pub(super) fn apply(
         writer.put(&mut accounts, Kind::Account, hashed.as_slice(), value.as_deref())?;
     }
     for (path, record) in &prepared.account_trie.records {
-        let bytes = record.as_ref().map(trie::Record::encode);
+        let bytes = record.as_deref().map(trie::Record::encode);
         writer.put(
             &mut account_trie,
             Kind::AccountTrie,

@@ -34,8 +34,9 @@ struct Updater<'a, R: ?Sized> {
     id: TrieId,
     /// Every change of this update, for looking up new leaf values.
     all_changes: &'a [Change],
-    /// Records written (`Some`) or deleted (`None`) by this walk, by path.
-    writes: HashMap<Nibbles, Option<Record>>,
+    /// Records written (`Some`) or deleted (`None`) by this walk, by path. Boxed: a record
+    /// is over a kilobyte, and these move between maps and threads.
+    writes: HashMap<Nibbles, Option<Box<Record>>>,
     buf: Vec<u8>,
 }
 
@@ -85,7 +86,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
     fn update_record(
         &mut self,
         path: Nibbles,
-        mut record: Record,
+        mut record: Box<Record>,
         changes: &[Change],
     ) -> Result<ChildRef, TrieError> {
         let depth = path.len();
@@ -100,11 +101,13 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
         if split < record.ext.len() {
             // A change leaves the extension part-way: cut it at `split` into an upper record
             // whose only child (for now) is the lower part, then insert below as usual.
-            let lower = Record { ext: record.ext.slice(split + 1..), children: record.children };
+            let children = std::mem::take(&mut record.children);
+            let lower = Box::new(Record { ext: record.ext.slice(split + 1..), children });
             let lower_path = path.join(&record.ext.slice(..split + 1));
             let lower_ref = lower.node_ref(&mut self.buf);
             self.writes.insert(lower_path, Some(lower));
-            let mut upper = Record { ext: record.ext.slice(..split), ..Default::default() };
+            let mut upper =
+                Box::new(Record { ext: record.ext.slice(..split), ..Default::default() });
             upper.children[record.ext.get_unchecked(split) as usize] = ChildRef::Node(lower_ref);
             record = upper;
         }
@@ -141,7 +144,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
     /// Stores `record` at `path`, or replaces it by what a valid trie has there when fewer
     /// than two children remain (nothing, the lone leaf moved up, or the lone child record
     /// merged behind a longer extension).
-    fn normalize(&mut self, path: Nibbles, record: Record) -> Result<ChildRef, TrieError> {
+    fn normalize(&mut self, path: Nibbles, record: Box<Record>) -> Result<ChildRef, TrieError> {
         let mut present = record.children.iter().enumerate().filter(|(_, c)| !c.is_empty());
         let only = match (present.next(), present.next()) {
             (None, _) => {
@@ -168,7 +171,8 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                 self.writes.insert(child_path, None);
                 let mut ext = record.ext;
                 ext.push(nibble);
-                let merged = Record { ext: ext.join(&child.ext), children: child.children };
+                let merged =
+                    Box::new(Record { ext: ext.join(&child.ext), children: child.children });
                 let node = merged.node_ref(&mut self.buf);
                 self.writes.insert(path, Some(merged));
                 Ok(ChildRef::Node(node))
@@ -185,8 +189,10 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
             [first, .., last] => {
                 let first_nibbles = Nibbles::unpack(first.0);
                 let shared = first_nibbles.common_prefix_length(&Nibbles::unpack(last.0));
-                let mut record =
-                    Record { ext: first_nibbles.slice(path.len()..shared), ..Default::default() };
+                let mut record = Box::new(Record {
+                    ext: first_nibbles.slice(path.len()..shared),
+                    ..Default::default()
+                });
                 let full = first_nibbles.slice(..shared);
                 let mut start = 0;
                 while start < entries.len() {
@@ -210,13 +216,14 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
     }
 
     /// The record at `path`, as this walk left it or as stored.
-    fn load(&self, path: &Nibbles) -> Result<Record, TrieError> {
+    fn load(&self, path: &Nibbles) -> Result<Box<Record>, TrieError> {
         match self.writes.get(path) {
             Some(Some(record)) => Ok(record.clone()),
             Some(None) => Err(TrieError::MissingRecord { trie: self.id, path: *path }),
             None => self
                 .reader
                 .record(self.id, path)?
+                .map(Box::new)
                 .ok_or(TrieError::MissingRecord { trie: self.id, path: *path }),
         }
     }

@@ -764,3 +764,86 @@ async fn a_read_only_store_follows_a_writer_and_refuses_writes() {
     assert!(matches!(reader.unwind_to(0), Err(sequencer::store::StoreError::ReadOnly)));
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eth_get_proof_verifies_against_the_block_state_root() {
+    use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
+
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(8);
+    let contract = signer.address().create(0);
+    let deploy = TxEip1559 {
+        chain_id: DEV_CHAIN_ID,
+        nonce: 0,
+        gas_limit: 300_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000,
+        to: TxKind::Create,
+        input: storage_contract_init(),
+        ..Default::default()
+    };
+    send_raw(&provider, &raw(&sign(&signer, deploy))).await;
+    let set = TxEip1559 {
+        chain_id: DEV_CHAIN_ID,
+        nonce: 1,
+        gas_limit: 100_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000,
+        to: TxKind::Call(contract),
+        input: storage_contract_set(U256::from(42)),
+        ..Default::default()
+    };
+    let receipt = send_raw(&provider, &raw(&sign(&signer, set))).await;
+    let written = receipt.block_number.unwrap();
+    // One more block, so the proofs at `written` are of a historical state.
+    send_raw(&provider, &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 2, RECIPIENT, U256::from(1)))))
+        .await;
+
+    for block in [written, provider.get_block_number().await.unwrap()] {
+        let header = provider.get_block_by_number(block.into()).await.unwrap().unwrap().header;
+        for (address, slots) in [
+            (contract, vec![B256::ZERO, B256::with_last_byte(1)]),
+            (signer.address(), vec![]),
+            (Address::repeat_byte(0x77), vec![B256::ZERO]), // absent: a proof of absence
+        ] {
+            let proof =
+                provider.get_proof(address, slots.clone()).block_id(block.into()).await.unwrap();
+            let expected = (proof.nonce != 0
+                || !proof.balance.is_zero()
+                || proof.code_hash != alloy_trie::KECCAK_EMPTY)
+                .then(|| {
+                    alloy_rlp::encode(TrieAccount::new(
+                        proof.nonce,
+                        proof.balance,
+                        proof.storage_hash,
+                        proof.code_hash,
+                    ))
+                });
+            verify_proof(
+                header.state_root,
+                Nibbles::unpack(alloy_primitives::keccak256(address)),
+                expected,
+                &proof.account_proof,
+            )
+            .unwrap_or_else(|e| panic!("account proof of {address} at block {block}: {e:?}"));
+            for (slot, storage) in slots.iter().zip(&proof.storage_proof) {
+                let value = storage.value;
+                let encoded = (!value.is_zero()).then(|| alloy_rlp::encode(value));
+                verify_proof(
+                    proof.storage_hash,
+                    Nibbles::unpack(alloy_primitives::keccak256(slot)),
+                    encoded,
+                    &storage.proof,
+                )
+                .unwrap_or_else(|e| {
+                    panic!("storage proof of {address}/{slot} at block {block}: {e:?}")
+                });
+            }
+        }
+        let proof =
+            provider.get_proof(contract, vec![B256::ZERO]).block_id(block.into()).await.unwrap();
+        assert_eq!(proof.storage_proof[0].value, U256::from(42), "the written slot");
+    }
+    node.handle.stop().await;
+}
