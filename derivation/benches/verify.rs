@@ -105,7 +105,9 @@ async fn main() {
             .expect("replayer");
         let summary =
             verify(&source, &replayer, VerifyRange::default(), |_| {}).await.expect("verifies");
-        assert_eq!(summary.last_block, head);
+        // The sequencer may have sealed (empty) blocks after `head` was read; the
+        // batcher posts those too, so verification covers at least `head`.
+        assert!(summary.last_block >= head, "verified up to {} of {head}", summary.last_block);
         let seconds = summary.elapsed.as_secs_f64();
         println!(
             "| `derivation verify --exec {name}` | {seconds:.2} s | {:.0} | {:.0} | L1 reads {:.2} s, sender recovery {:.2} s, building and committing {:.2} s |",

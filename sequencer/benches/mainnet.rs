@@ -1,18 +1,27 @@
 //! Replays the 68 mainnet blocks of the test corpus through both executors and prints, per
 //! block, the median sequential and parallel execution times and their ratio, then the average
-//! over blocks with at least 100 transactions. Mainnet blocks declare almost no access lists
-//! and no admission step precedes a replay, so the parallel executor works from senders and
-//! recipients alone and repairs what it mispredicts.
+//! over blocks with at least 100 transactions.
+//!
+//! Two parallel runs per block. "Replay": the transactions alone, as `derivation verify` sees
+//! them — mainnet blocks declare almost no access lists, so the executor works from senders
+//! and recipients and falls back to one sequential run when contract calls it cannot predict
+//! carry much of the block. "Sealing": each transaction first pre-executed against the
+//! pre-block state, as the txpool does at admission (off the sealing path; its time on all
+//! cores is printed apart), so the executor has exact access sets and reusable results.
 //!
 //! `cargo bench -p sequencer --bench mainnet` (honours `RAYON_NUM_THREADS`)
 
 #![allow(missing_docs)] // a benchmark binary
 #![allow(clippy::disallowed_macros)] // it prints its table
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
+use rayon::prelude::*;
 use sequencer::{
-    executor::{BlockExecutor, ParallelExecutor, SequentialExecutor},
+    executor::{BlockExecutor, ExecTx, ParallelExecutor, SequentialExecutor, infer_batch},
     test_utils::mainnet::load_blocks,
 };
 
@@ -36,53 +45,101 @@ fn main() {
     let parallel = ParallelExecutor::default();
     println!("threads: {}", rayon::current_num_threads());
     println!(
-        "| block | fork | txs | Mgas | sequential | parallel | speedup | groups | re-executed |"
+        "| block | fork | txs | Mgas | sequential | replay | speedup | groups | re-executed | \
+         admission inference | sealing | speedup | groups | re-executed |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let (mut big_speedups, mut all_speedups) = (Vec::new(), Vec::new());
-    for block in &blocks {
+    println!(
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let (mut big, mut all) = (Speedups::default(), Speedups::default());
+    let only: Option<u64> = std::env::var("BLOCK").ok().and_then(|b| b.parse().ok());
+    for block in blocks.iter().filter(|b| only.is_none_or(|n| b.number() == n)) {
         let (expected, _) = sequential.execute(&block.state, &block.env, &block.txs).unwrap();
-        let (mut seq, mut par) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
-        let mut stats = None;
+        let inferring = Instant::now();
+        let codes = Arc::default();
+        let hints =
+            infer_batch(&block.state, &codes, &block.env, block.txs.par_iter().map(|tx| &tx.tx));
+        let inference = inferring.elapsed();
+        let hinted: Vec<ExecTx> = block
+            .txs
+            .iter()
+            .zip(hints)
+            .map(|(tx, hint)| ExecTx { hint: hint.map(Arc::new), ..tx.clone() })
+            .collect();
+        let (mut seq, mut replay, mut sealing) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut replay_stats, mut sealing_stats) = (None, None);
         for _ in 0..RUNS {
             let started = Instant::now();
             let out = sequential.execute(&block.state, &block.env, &block.txs).unwrap();
             seq.push(started.elapsed());
             drop(out);
-            let started = Instant::now();
-            let (out, s) = parallel.execute(&block.state, &block.env, &block.txs).unwrap();
-            par.push(started.elapsed());
-            assert_eq!(out, expected, "block {}: parallel differs", block.number());
-            stats = Some(s);
+            for (txs, times, stats) in [
+                (&block.txs, &mut replay, &mut replay_stats),
+                (&hinted, &mut sealing, &mut sealing_stats),
+            ] {
+                let started = Instant::now();
+                let (out, s) = parallel.execute(&block.state, &block.env, txs).unwrap();
+                times.push(started.elapsed());
+                assert_eq!(out, expected, "block {}: parallel differs", block.number());
+                *stats = Some(s);
+            }
         }
-        let (seq, par) = (median(seq), median(par));
-        let speedup = seq.as_secs_f64() / par.as_secs_f64();
-        let stats = stats.expect("runs");
+        let (seq, replay, sealing) = (median(seq), median(replay), median(sealing));
+        let ratio = |par: Duration| seq.as_secs_f64() / par.as_secs_f64();
+        let groups = |s: &sequencer::executor::ExecStats| {
+            if s.sequential_fallback { "seq".to_string() } else { s.groups.to_string() }
+        };
+        let (replay_stats, sealing_stats) =
+            (replay_stats.expect("runs"), sealing_stats.expect("runs"));
         println!(
-            "| {} | {:?} | {} | {:.1} | {:.2?} | {:.2?} | {:.2}× | {} | {} |",
+            "| {} | {:?} | {} | {:.1} | {seq:.2?} | {replay:.2?} | {:.2}× | {} | {} | {inference:.2?} | {sealing:.2?} | {:.2}× | {} | {} |",
             block.number(),
             block.env.hardfork,
             block.txs.len(),
             block.header.gas_used as f64 / 1e6,
-            seq,
-            par,
-            speedup,
-            if stats.sequential_fallback { "seq".to_string() } else { stats.groups.to_string() },
-            stats.reexecuted,
+            ratio(replay),
+            groups(&replay_stats),
+            replay_stats.reexecuted,
+            ratio(sealing),
+            groups(&sealing_stats),
+            sealing_stats.reexecuted,
         );
-        all_speedups.push(speedup);
+        if only.is_some() {
+            println!("replay: {replay_stats:?}\nsealing: {sealing_stats:?}");
+        }
+        all.push(ratio(replay), ratio(sealing));
         if block.txs.len() >= 100 {
-            big_speedups.push(speedup);
+            big.push(ratio(replay), ratio(sealing));
         }
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     println!();
-    println!(
-        "blocks with >= 100 transactions: {} blocks, average speedup {:.2}×, minimum {:.2}×",
-        big_speedups.len(),
-        mean(&big_speedups),
-        min(&big_speedups)
-    );
-    println!("all blocks: average {:.2}×, minimum {:.2}×", mean(&all_speedups), min(&all_speedups));
+    big.print("blocks with >= 100 transactions");
+    all.print("all blocks");
+}
+
+/// Speedups of the two parallel runs over a set of blocks.
+#[derive(Default)]
+struct Speedups {
+    replay: Vec<f64>,
+    sealing: Vec<f64>,
+}
+
+impl Speedups {
+    fn push(&mut self, replay: f64, sealing: f64) {
+        self.replay.push(replay);
+        self.sealing.push(sealing);
+    }
+
+    fn print(&self, what: &str) {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "{what} ({} blocks): replay average {:.2}×, minimum {:.2}×; sealing with admission hints average {:.2}×, minimum {:.2}×",
+            self.replay.len(),
+            mean(&self.replay),
+            min(&self.replay),
+            mean(&self.sealing),
+            min(&self.sealing),
+        );
+    }
 }

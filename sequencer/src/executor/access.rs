@@ -5,9 +5,10 @@
 //! declares, the authorities of its EIP-7702 authorizations (written), the address it creates,
 //! and — when the txpool pre-executed it — the exact keys that pre-execution read and wrote.
 //! Declared lists say nothing about writes, so they are guessed: declared slots are written,
-//! declared accounts read. The recipient is written when value moves, and also when calldata
-//! calls it and nothing better is known (a call usually writes its target's storage; without
-//! a hint, grouping callers of one contract beats discovering their conflicts after the fact).
+//! declared accounts read. The recipient is written when value moves, and also when the call
+//! may run its code (calldata, or more gas than a bare transfer) and nothing better is known
+//! (a call usually writes its target's storage; without a hint, grouping callers of one
+//! contract beats discovering their conflicts after the fact).
 //! Access sets are hints: validation after execution, not these sets, guarantees correctness.
 
 use alloy::consensus::Transaction as _;
@@ -62,6 +63,21 @@ impl HotContracts {
     }
 }
 
+/// Gas a plain value transfer needs: a sender who budgets more than this for a call without
+/// calldata expects the recipient's code to run.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// Whether `tx` may run contract code: a creation, a call with calldata or with authorizations,
+/// or a call without calldata whose gas limit leaves room for the recipient's fallback (value
+/// sent to a forwarder, a "claim" contract triggered by an empty call). Plain transfers with
+/// exactly the transfer gas touch only sender and recipient.
+pub(crate) fn may_run_code(tx: &impl alloy::consensus::Transaction) -> bool {
+    tx.kind().is_create()
+        || !tx.input().is_empty()
+        || tx.authorization_list().is_some()
+        || tx.gas_limit() > TRANSFER_GAS
+}
+
 /// The expected accesses of `tx`, given the contracts currently known to be hot.
 pub(crate) fn access_set(tx: &ExecTx, hot: &HotContracts) -> Vec<Access> {
     let inner = tx.tx.inner();
@@ -73,7 +89,7 @@ pub(crate) fn access_set(tx: &ExecTx, hot: &HotContracts) -> Vec<Access> {
     }
     match inner.kind() {
         alloy_primitives::TxKind::Call(to) => {
-            let calls = !inner.input().is_empty();
+            let calls = may_run_code(inner);
             let unknown = tx.hint.is_none() && (declared.is_none() || hot.contains(&to));
             let write = !inner.value().is_zero() || (unknown && calls);
             set.push((StateKey::Account(to), write));

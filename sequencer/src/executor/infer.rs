@@ -50,10 +50,10 @@ impl Inference {
 }
 
 /// Whether pre-executing `tx` can tell more than its sender and recipient already do: plain
-/// value transfers (no calldata) touch exactly those two accounts unless the recipient has
-/// code, which execution-time validation catches.
+/// value transfers (no calldata, the bare transfer gas) touch exactly those two accounts; a
+/// recipient with code is caught by execution-time validation.
 pub fn worth_inferring(tx: &TxEnvelope) -> bool {
-    tx.kind().is_create() || !tx.input().is_empty() || tx.authorization_list().is_some()
+    super::access::may_run_code(tx)
 }
 
 /// The EVM pre-execution runs on: it owns its overlay, so one can be reused for many

@@ -2,8 +2,9 @@
 //!
 //! 1. **Partition.** Each transaction's access set ([`access`](super::access)) is unioned over
 //!    conflicting keys: transactions sharing a written key land in one group, in block order.
-//! 2. **Schedule.** Groups are packed into a few *chunks* per core, largest group (by gas
-//!    limit) first onto the least-loaded chunk, so one heavy group does not leave a core idle
+//! 2. **Schedule.** Groups are packed into a few *chunks* per core, largest group (by expected
+//!    gas: what the txpool's pre-execution used, else the gas limit) first onto the
+//!    least-loaded chunk, so one heavy group does not leave a core idle
 //!    at the end and a block of ten thousand one-transaction groups does not pay ten thousand
 //!    setups. A chunk runs its transactions in block order on its own overlay (pre-block state
 //!    plus its own writes) on rayon.
@@ -27,8 +28,9 @@
 //! This is finer than merging whole conflicting groups and re-running them: a wrong access
 //! list costs the re-execution of the transactions it misplaced, not of their groups.
 //!
-//! When parallelism cannot pay — small blocks, one thread, or one group holding nearly all the
-//! gas — the block runs sequentially.
+//! When parallelism cannot pay — small or cheap blocks, one thread, one group holding most of
+//! the gas, or contract calls nothing predicts carrying much of it — the block runs
+//! sequentially (see [`ParallelConfig`]).
 
 use std::sync::Arc;
 
@@ -59,6 +61,11 @@ use crate::state::{AccountDiff, StateDiff, StateReader};
 pub struct ParallelConfig {
     /// Blocks with fewer transactions run sequentially.
     pub min_txs: usize,
+    /// Blocks expected to use less gas run sequentially: splitting, dispatching and merging a
+    /// block costs a fixed ≈ 0.1–0.3 ms on two cores, more than parallelism saves on a block
+    /// that runs in well under a millisecond. Expected gas is what the txpool's pre-execution
+    /// used, else the gas limit.
+    pub min_gas: u64,
     /// A group holding at least this share of the block's gas (percent) makes the block one
     /// chain of dependent transactions: it runs sequentially. Above 100 never falls back.
     pub max_group_share_percent: u64,
@@ -80,6 +87,7 @@ impl Default for ParallelConfig {
     fn default() -> Self {
         Self {
             min_txs: 8,
+            min_gas: 5_000_000,
             max_group_share_percent: 60,
             max_unpredictable_percent: 25,
             chunks_per_thread: 4,
@@ -93,6 +101,7 @@ impl ParallelConfig {
     pub const fn always() -> Self {
         Self {
             min_txs: 0,
+            min_gas: 0,
             max_group_share_percent: 101,
             max_unpredictable_percent: 101,
             chunks_per_thread: 4,
@@ -177,6 +186,7 @@ impl BlockExecutor for ParallelExecutor {
         let threads = rayon::current_num_threads();
         if txs.len() < config.min_txs.max(2)
             || threads < 2
+            || expected_gas(txs) < config.min_gas
             || !config.ignore_access_sets && unpredictable(txs, config.max_unpredictable_percent)
         {
             return sequential_fallback(state, &self.codes, env, txs, 1, txs.len());
@@ -196,7 +206,8 @@ impl BlockExecutor for ParallelExecutor {
         let mut weights = vec![0u64; group_count];
         let mut sizes = vec![0usize; group_count];
         for (tx, &group) in txs.iter().zip(&group_of) {
-            weights[group as usize] += tx.tx.gas_limit();
+            // A group's weight is its expected work.
+            weights[group as usize] += expected_gas_of(tx);
             sizes[group as usize] += 1;
         }
         let total: u64 = weights.iter().sum();
@@ -264,7 +275,7 @@ impl BlockExecutor for ParallelExecutor {
             // Learn which contracts' callers conflict, to group them in the next blocks.
             let contracts = reexecuted.into_iter().filter_map(|i| {
                 let tx = txs[i].tx.inner();
-                (txs[i].hint.is_none() && !tx.input().is_empty()).then(|| tx.to()).flatten()
+                (txs[i].hint.is_none() && access::may_run_code(tx)).then(|| tx.to()).flatten()
             });
             self.hot.write().record_block(contracts);
             stats.merge_time = executed.elapsed();
@@ -288,8 +299,18 @@ fn sequential_fallback(
     Ok((out, ExecStats { groups, largest_group, sequential_fallback: true, ..Default::default() }))
 }
 
-/// Whether contract calls whose accesses nothing predicts carry at least `percent`% of the
-/// block's gas limit. One cheap pass, before any access set is built.
+/// The gas `txs` are expected to use: what pre-execution used where the txpool ran one, else
+/// the gas limit.
+fn expected_gas(txs: &[ExecTx]) -> u64 {
+    txs.iter().map(expected_gas_of).sum()
+}
+
+fn expected_gas_of(tx: &ExecTx) -> u64 {
+    tx.hint.as_ref().map_or(tx.tx.gas_limit(), |hint| hint.done.result.gas_used)
+}
+
+/// Whether transactions that may run contract code ([`access::may_run_code`]) and whose
+/// accesses nothing predicts carry at least `percent`% of the block's gas limit. One cheap pass, before any access set is built.
 fn unpredictable(txs: &[ExecTx], percent: u64) -> bool {
     if percent > 100 {
         return false;
@@ -300,7 +321,7 @@ fn unpredictable(txs: &[ExecTx], percent: u64) -> bool {
         let gas = inner.gas_limit();
         total += gas;
         let declared = inner.access_list().is_some_and(|list| !list.is_empty());
-        if tx.hint.is_none() && !declared && (inner.is_create() || !inner.input().is_empty()) {
+        if tx.hint.is_none() && !declared && access::may_run_code(inner) {
             unknown += gas;
         }
     }

@@ -402,10 +402,11 @@ fn specs(kind: u8, n: usize, lists: Lists) -> Vec<Spec> {
 
 #[test]
 fn parallel_matches_sequential_on_independent_transfers() {
+    // 400 transfers (8.4 Mgas): enough work for the executor to go parallel.
     let work =
-        workload::eth_transfers(WorkloadConfig { txs: 200, accounts: 1_000, ..Default::default() });
+        workload::eth_transfers(WorkloadConfig { txs: 400, accounts: 1_000, ..Default::default() });
     let stats = assert_equivalent(&work.genesis, &work.state(), &work.env, &work.txs);
-    assert!(stats.groups > 100 && !stats.sequential_fallback, "{stats:?}");
+    assert!(stats.groups > 200 && !stats.sequential_fallback, "{stats:?}");
 }
 
 #[test]
