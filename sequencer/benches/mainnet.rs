@@ -9,7 +9,8 @@
 //! pre-block state, as the txpool does at admission (off the sealing path; its time on all
 //! cores is printed apart), so the executor has exact access sets and reusable results.
 //!
-//! `cargo bench -p sequencer --bench mainnet` (honours `RAYON_NUM_THREADS`)
+//! `cargo bench -p sequencer --bench mainnet` (honours `RAYON_NUM_THREADS`; `BLOCK=<number>`
+//! replays that block alone and prints both runs' `ExecStats`)
 
 #![allow(missing_docs)] // a benchmark binary
 #![allow(clippy::disallowed_macros)] // it prints its table
