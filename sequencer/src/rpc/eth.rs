@@ -79,8 +79,13 @@ impl EthRpc {
                 let number = self.number_of(tag);
                 Ok((number <= self.head()).then_some(number))
             }
-            BlockId::Hash(hash) => Ok(self.node.store.blocks()?.number(&hash.block_hash)?),
+            BlockId::Hash(hash) => self.number_by_hash(&hash.block_hash),
         }
+    }
+
+    /// The number of the stored block with hash `hash`, if there is one.
+    fn number_by_hash(&self, hash: &B256) -> RpcResult<Option<u64>> {
+        Ok(self.node.store.blocks()?.number(hash)?)
     }
 
     fn stored_block(&self, number: u64) -> RpcResult<Option<StoredBlock>> {
@@ -159,8 +164,7 @@ impl EthRpc {
     fn log_range(&self, filter: &Filter) -> RpcResult<(u64, u64)> {
         match filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
-                let number =
-                    self.node.store.blocks()?.number(&hash)?.ok_or(RpcError::HeaderNotFound)?;
+                let number = self.number_by_hash(&hash)?.ok_or(RpcError::HeaderNotFound)?;
                 Ok((number, number))
             }
             FilterBlockOption::Range { from_block, to_block } => {
@@ -444,16 +448,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_block_by_hash(&self, hash: B256, full: bool) -> JsonRpcResult<Option<Block>> {
-        let Some(number) = self
-            .node
-            .store
-            .blocks()
-            .map_err(RpcError::from)?
-            .number(&hash)
-            .map_err(RpcError::from)?
-        else {
-            return Ok(None);
-        };
+        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
         Ok(self.stored_block(number)?.map(|b| convert::block(&b, full)))
     }
 
@@ -498,16 +493,7 @@ impl EthApiServer for EthRpc {
         hash: B256,
         index: Index,
     ) -> JsonRpcResult<Option<Transaction>> {
-        let Some(number) = self
-            .node
-            .store
-            .blocks()
-            .map_err(RpcError::from)?
-            .number(&hash)
-            .map_err(RpcError::from)?
-        else {
-            return Ok(None);
-        };
+        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
         let Some(stored) = self.stored_block(number)? else { return Ok(None) };
         let i = index.0;
         Ok(stored.transactions.get(i).map(|tx| convert::transaction(&stored, i, tx)))
