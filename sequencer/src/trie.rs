@@ -75,7 +75,7 @@ pub trait TrieReader: Sync {
     ///
     /// # Errors
     /// When the store fails or holds corrupt bytes.
-    fn record(&self, trie: TrieId, path: &Nibbles) -> Result<Option<Record>, TrieError>;
+    fn record(&self, trie: TrieId, path: &Nibbles) -> Result<Option<Box<Record>>, TrieError>;
 
     /// The leaf value of `key` in trie `trie` (the flat state entry), if any.
     ///
@@ -243,8 +243,8 @@ mod memory {
     }
 
     impl TrieReader for MemoryTrie {
-        fn record(&self, _: TrieId, path: &Nibbles) -> Result<Option<Record>, TrieError> {
-            Ok(self.records.get(path).cloned())
+        fn record(&self, _: TrieId, path: &Nibbles) -> Result<Option<Box<Record>>, TrieError> {
+            Ok(self.records.get(path).cloned().map(Box::new))
         }
 
         fn leaf_value(&self, _: TrieId, key: &B256) -> Result<Option<Vec<u8>>, TrieError> {

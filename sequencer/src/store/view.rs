@@ -171,21 +171,22 @@ impl StateReader for StateView {
 }
 
 impl TrieReader for StateView {
-    fn record(&self, trie: TrieId, path: &Nibbles) -> Result<Option<Record>, TrieError> {
+    fn record(&self, trie: TrieId, path: &Nibbles) -> Result<Option<Box<Record>>, TrieError> {
         let path_key = tables::path_key(path);
-        let bytes = match trie {
+        // Decoded straight from the stored bytes: no copy of the record on the way.
+        let record = match trie {
             TrieId::Accounts => {
-                self.versioned(&self.account_trie, Kind::AccountTrie, &path_key, <[u8]>::to_vec)
+                self.versioned(&self.account_trie, Kind::AccountTrie, &path_key, Record::decode)
             }
             TrieId::Storage(owner) => self.versioned(
                 &self.storage_trie,
                 Kind::StorageTrie,
                 &tables::storage_trie_key(&owner, &path_key),
-                <[u8]>::to_vec,
+                Record::decode,
             ),
         }
         .map_err(|e| TrieError::Store(e.to_string()))?;
-        bytes.map(|b| Record::decode(&b)).transpose()
+        record.transpose()
     }
 
     fn leaf_value(&self, trie: TrieId, key: &B256) -> Result<Option<Vec<u8>>, TrieError> {

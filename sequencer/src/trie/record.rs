@@ -3,6 +3,7 @@
 //! the leaf's full key and its node reference, and the leaf's value lives in the flat state.
 
 use alloy_primitives::{B256, keccak256};
+use alloy_rlp::Encodable;
 use alloy_trie::{
     EMPTY_ROOT_HASH, Nibbles, TrieMask,
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode},
@@ -75,23 +76,28 @@ impl Record {
     }
 
     /// RLP of the branch node alone (without the extension).
+    ///
+    /// Encodes only: alloy-trie's `rlp()` would also hash the node, and hashing is the larger
+    /// part of a state root's cost, so callers hash once, where they need the reference.
     pub fn branch_rlp(&self, buf: &mut Vec<u8>) {
-        let mut stack = Vec::with_capacity(16);
+        let mut stack: [RlpNode; 16] = Default::default();
+        let mut present = 0;
         let mut mask = TrieMask::default();
         for (i, child) in self.children.iter().enumerate() {
             if let Some(node) = child.rlp_node() {
-                stack.push(node.clone());
+                stack[present] = node.clone();
+                present += 1;
                 mask.set_bit(i as u8);
             }
         }
         buf.clear();
-        BranchNodeRef::new(&stack, mask).rlp(buf);
+        BranchNodeRef::new(&stack[..present], mask).encode(buf);
     }
 
     /// RLP of the extension node in front of the branch; only meaningful when `ext` is set.
     pub fn extension_rlp(&self, branch: &RlpNode, buf: &mut Vec<u8>) {
         buf.clear();
-        ExtensionNodeRef::new(&self.ext, branch).rlp(buf);
+        ExtensionNodeRef::new(&self.ext, branch).encode(buf);
     }
 
     /// The reference a parent embeds for this record (hash of the top node, or its RLP).
@@ -143,23 +149,24 @@ impl Record {
         out
     }
 
-    /// Parses a stored record.
+    /// Parses a stored record, straight into its box: a record is over a kilobyte, and the
+    /// trie walk reads tens of thousands per block, so it is built in place, never moved.
     ///
     /// # Errors
     /// [`TrieError::CorruptRecord`] when the bytes are not a record this module wrote.
-    pub fn decode(bytes: &[u8]) -> Result<Self, TrieError> {
+    pub fn decode(bytes: &[u8]) -> Result<Box<Self>, TrieError> {
         let mut rd = Reader(bytes);
         let ext_len = rd.u8()? as usize;
         if ext_len > 63 {
             return Err(TrieError::CorruptRecord("extension longer than a key"));
         }
         let packed = rd.take(ext_len.div_ceil(2))?;
-        let mut ext = Nibbles::unpack(packed);
-        ext.truncate(ext_len);
+        let mut record = Box::<Self>::default();
+        record.ext = Nibbles::unpack(packed);
+        record.ext.truncate(ext_len);
         let child_mask = u16::from_be_bytes(rd.array()?);
         let leaf_mask = u16::from_be_bytes(rd.array()?);
-        let mut children: [ChildRef; 16] = Default::default();
-        for (i, child) in children.iter_mut().enumerate() {
+        for (i, child) in record.children.iter_mut().enumerate() {
             if child_mask & (1 << i) == 0 {
                 continue;
             }
@@ -175,7 +182,7 @@ impl Record {
         if !rd.0.is_empty() {
             return Err(TrieError::CorruptRecord("trailing bytes"));
         }
-        Ok(Self { ext, children })
+        Ok(record)
     }
 }
 
@@ -248,7 +255,7 @@ mod tests {
         rec.children[3] = ChildRef::leaf(B256::repeat_byte(0x31), 5, b"value", &mut buf);
         rec.children[9] = ChildRef::Node(RlpNode::word_rlp(&B256::repeat_byte(7)));
         let decoded = Record::decode(&rec.encode()).unwrap();
-        assert_eq!(decoded, rec);
+        assert_eq!(*decoded, rec);
         assert_eq!(decoded.child_count(), 2);
     }
 

@@ -223,7 +223,6 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
             None => self
                 .reader
                 .record(self.id, path)?
-                .map(Box::new)
                 .ok_or(TrieError::MissingRecord { trie: self.id, path: *path }),
         }
     }
