@@ -181,6 +181,19 @@ pub struct BlockExecution {
     pub diff: StateDiff,
 }
 
+impl BlockExecution {
+    /// An empty execution with room for `txs` transactions (receipts are large: growing the
+    /// vectors on a ten-thousand-transaction block would copy megabytes).
+    pub fn with_capacity(txs: usize) -> Self {
+        Self {
+            included: Vec::with_capacity(txs),
+            results: Vec::with_capacity(txs),
+            receipts: Vec::with_capacity(txs),
+            ..Default::default()
+        }
+    }
+}
+
 /// How an execution went, for logs and metrics (not part of the result).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecStats {

@@ -130,8 +130,10 @@ impl ParallelExecutor {
     }
 }
 
-/// One transaction's optimistic outcome: its result, or why it was not executable.
-type Outcome = Result<Done, SkipReason>;
+/// One transaction's optimistic outcome: its result, or why it was not executable. Boxed: a
+/// result with its receipt is about half a kilobyte, and outcomes move from the chunks into
+/// block order on the sequential tail of the block.
+type Outcome = Result<Box<Done>, SkipReason>;
 
 /// What replaying an optimistic run in order needs: its state changes and logged reads,
 /// owned, or those of the pre-execution it reused.
@@ -225,8 +227,11 @@ impl BlockExecutor for ParallelExecutor {
         };
         let mut chunks: Vec<Vec<usize>> =
             vec![Vec::with_capacity(txs.len() / chunk_count + 1); chunk_count];
+        let mut chunk_of_tx = Vec::with_capacity(txs.len());
         for (tx, &group) in group_of.iter().enumerate() {
-            chunks[chunk_of_group[group as usize]].push(tx);
+            let chunk = chunk_of_group[group as usize];
+            chunks[chunk].push(tx);
+            chunk_of_tx.push(chunk);
         }
         let partitioned = std::time::Instant::now();
         let hasher = DefaultHashBuilder::default();
@@ -255,10 +260,7 @@ impl BlockExecutor for ParallelExecutor {
             runs.push(output.runs);
             codes.extend(output.codes);
         }
-        let (outcomes, replays): (Vec<Outcome>, Vec<Replay>) = merge_sorted(runs, |run| run.0)
-            .into_iter()
-            .map(|(_, outcome, replay)| (outcome, replay))
-            .unzip();
+        let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
         let independent = !touched_beneficiary
             && gas_limit_never_binds(env, txs, &outcomes)
             && keys_disjoint(keys);
@@ -346,6 +348,24 @@ fn schedule(weights: &[u64], chunks: usize) -> Vec<usize> {
     chunk_of
 }
 
+/// The chunks' runs in block order: each chunk holds its transactions in block order, so the
+/// next run of the chunk that transaction `i` went to is transaction `i`'s.
+fn in_block_order(
+    runs: Vec<Vec<(usize, Outcome, Replay)>>,
+    chunk_of_tx: &[usize],
+) -> (Vec<Outcome>, Vec<Replay>) {
+    let mut runs: Vec<_> = runs.into_iter().map(Vec::into_iter).collect();
+    let mut outcomes = Vec::with_capacity(chunk_of_tx.len());
+    let mut replays = Vec::with_capacity(chunk_of_tx.len());
+    for (index, &chunk) in chunk_of_tx.iter().enumerate() {
+        let (ran, outcome, replay) = runs[chunk].next().expect("a chunk runs each of its txs");
+        debug_assert_eq!(ran, index, "chunks run their transactions in block order");
+        outcomes.push(outcome);
+        replays.push(replay);
+    }
+    (outcomes, replays)
+}
+
 /// Merges lists each sorted by `key` into one sorted sequence.
 fn merge_sorted<T, K: Ord + Copy>(lists: Vec<Vec<T>>, key: impl Fn(&T) -> K) -> Vec<T> {
     let total = lists.iter().map(Vec::len).sum();
@@ -394,7 +414,8 @@ fn run_chunk(
                 && vm.db_mut().matches(&hint.reads).map_err(|e| ExecError::State(e.0))?
             {
                 vm.db_mut().apply_changes(&hint.changes).map_err(|e| ExecError::State(e.0))?;
-                runs.push((index, Ok(hint.done.clone()), Replay::Reused(hint.clone())));
+                let done = Box::new(hint.done.clone());
+                runs.push((index, Ok(done), Replay::Reused(hint.clone())));
                 continue;
             }
             vm.db_mut().start_log();
@@ -407,7 +428,8 @@ fn run_chunk(
                     let changes = changes_of(&state, spec);
                     drop(state);
                     vm.db_mut().apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
-                    (index, Ok(done(&tx.tx, env, outcome)), Replay::Ran { changes, reads })
+                    let done = Box::new(done(&tx.tx, env, outcome));
+                    (index, Ok(done), Replay::Ran { changes, reads })
                 }
                 Err(EVMError::Transaction(invalid)) => {
                     let reason = evm::skip_reason(&invalid, tx.tx.signer());
@@ -470,8 +492,8 @@ fn keys_disjoint(mut keys: Vec<(u64, u32, bool)>) -> bool {
 }
 
 /// Appends an included transaction in block order, setting its receipt's cumulative gas.
-fn record(out: &mut BlockExecution, index: usize, done: Done) {
-    let Done { result, mut receipt, .. } = done;
+fn record(out: &mut BlockExecution, index: usize, done: Box<Done>) {
+    let Done { result, mut receipt, .. } = *done;
     out.gas_used += result.gas_used;
     if let Some(with_bloom) = receipt.as_receipt_with_bloom_mut() {
         with_bloom.receipt.cumulative_gas_used = out.gas_used;
@@ -491,7 +513,7 @@ fn merge_independent(
     diffs: Vec<Vec<(Address, AccountDiff)>>,
     new_codes: BTreeMap<B256, Bytes>,
 ) -> Result<BlockExecution, ExecError> {
-    let mut out = BlockExecution::default();
+    let mut out = BlockExecution::with_capacity(outcomes.len());
     let mut fees = U256::ZERO;
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
@@ -505,9 +527,12 @@ fn merge_independent(
     // Each chunk's diff is sorted by address: merge them.
     let accounts = merge_sorted(diffs, |(address, _)| *address);
     let mut merged: Vec<(Address, AccountDiff)> = Vec::with_capacity(accounts.len());
-    for (address, change) in accounts {
+    for (address, mut change) in accounts {
         match merged.last_mut() {
-            Some((last, existing)) if *last == address => existing.storage.extend(change.storage),
+            // Linear merge of two sorted maps, not one insertion per slot.
+            Some((last, existing)) if *last == address => {
+                existing.storage.append(&mut change.storage);
+            }
             _ => merged.push((address, change)),
         }
     }
@@ -537,7 +562,7 @@ fn validate_in_order(
 ) -> Result<(BlockExecution, Vec<usize>), ExecError> {
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
-    let mut out = BlockExecution::default();
+    let mut out = BlockExecution::with_capacity(txs.len());
     let mut reexecuted = Vec::new();
     {
         let mut vm = Context::mainnet()
@@ -559,7 +584,7 @@ fn validate_in_order(
                 match transact_without_reward::<_, EVMError<DbError>>(&mut vm, evm::tx_env(&tx.tx))
                 {
                     Ok((outcome, state)) => {
-                        (Ok(done(&tx.tx, env, outcome)), changes_of(&state, spec))
+                        (Ok(Box::new(done(&tx.tx, env, outcome))), changes_of(&state, spec))
                     }
                     Err(EVMError::Transaction(invalid)) => {
                         (Err(evm::skip_reason(&invalid, tx.tx.signer())), Changes::new())

@@ -51,7 +51,7 @@ pub(crate) fn execute_in_order(
 ) -> Result<BlockExecution, ExecError> {
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
-    let mut out = BlockExecution::default();
+    let mut out = BlockExecution::with_capacity(txs.len());
     {
         let mut vm = Context::mainnet()
             .with_cfg(evm::cfg_env(env))
