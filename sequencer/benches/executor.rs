@@ -16,7 +16,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use sequencer::{
-    executor::{BlockExecutor, ExecTx, ParallelExecutor, SequentialExecutor, infer_batch},
+    executor::{
+        BlockExecutor, CodeCache, ExecTx, ParallelExecutor, SequentialExecutor, infer_batch,
+    },
     test_utils::workload::{self, AccessLists, Workload, WorkloadConfig},
 };
 
@@ -27,12 +29,25 @@ fn config(access_lists: AccessLists) -> WorkloadConfig {
     WorkloadConfig { txs: TXS, accounts: ACCOUNTS, access_lists, seed: 42 }
 }
 
-/// Times both executors on `work`; `infer_first` adds the txpool's pre-execution of every
-/// transaction (on all cores, as admission does) to the parallel side.
-fn bench_workload(c: &mut Criterion, name: &str, work: &Workload, infer_first: bool) {
+/// How the parallel side runs a workload.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One executor for every run, as the node keeps one.
+    Plain,
+    /// The txpool's pre-execution of every transaction (on all cores, as admission does) is
+    /// timed on the parallel side too.
+    InferFirst,
+    /// A fresh executor each run, so it cannot learn from earlier runs which contracts'
+    /// callers conflict: every run takes the repair path.
+    Unlearned,
+}
+
+/// Times both executors on `work`, sharing one analysed-code cache.
+fn bench_workload(c: &mut Criterion, name: &str, work: &Workload, mode: Mode) {
     let state = work.state();
-    let sequential = SequentialExecutor::default();
-    let parallel = ParallelExecutor::default();
+    let codes = Arc::new(CodeCache::default());
+    let sequential = SequentialExecutor::with_code_cache(codes.clone());
+    let learned = ParallelExecutor::with_code_cache(codes.clone());
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(work.txs.len() as u64));
     group.sample_size(10);
@@ -40,8 +55,14 @@ fn bench_workload(c: &mut Criterion, name: &str, work: &Workload, infer_first: b
     group.measurement_time(Duration::from_secs(8));
     let first = std::time::Instant::now();
     let run_parallel = || {
-        if infer_first {
-            let codes = Arc::default();
+        let fresh;
+        let parallel = if mode == Mode::Unlearned {
+            fresh = ParallelExecutor::with_code_cache(codes.clone());
+            &fresh
+        } else {
+            &learned
+        };
+        if mode == Mode::InferFirst {
             let hints =
                 infer_batch(&state, &codes, &work.env, work.txs.par_iter().map(|tx| &tx.tx));
             let hinted: Vec<ExecTx> = work
@@ -103,23 +124,24 @@ fn machine_ceiling(c: &mut Criterion) {
 fn executor(c: &mut Criterion) {
     machine_ceiling(c);
     let correct = config(AccessLists::Correct);
-    bench_workload(c, "1_eth_transfers", &workload::eth_transfers(correct), false);
-    bench_workload(c, "2_erc20_transfers", &workload::erc20_transfers(correct), false);
-    bench_workload(c, "3_hot_counter", &workload::hot_counter(correct), false);
-    bench_workload(c, "4_mixed_80_20", &workload::mixed(correct, 20), false);
+    bench_workload(c, "1_eth_transfers", &workload::eth_transfers(correct), Mode::Plain);
+    bench_workload(c, "2_erc20_transfers", &workload::erc20_transfers(correct), Mode::Plain);
+    bench_workload(c, "3_hot_counter", &workload::hot_counter(correct), Mode::Plain);
+    bench_workload(c, "4_mixed_80_20", &workload::mixed(correct, 20), Mode::Plain);
     bench_workload(
         c,
         "5_erc20_inferred",
         &workload::erc20_transfers(config(AccessLists::None)),
-        true,
+        Mode::InferFirst,
     );
     bench_workload(
         c,
         "6_wrong_access_lists",
         &workload::mixed(config(AccessLists::Wrong), 20),
-        false,
+        Mode::Unlearned,
     );
-    bench_workload(c, "7_amm_swaps", &workload::amm_swaps(correct, TXS), false);
+    // One pool per swap: 10,000 independent pools.
+    bench_workload(c, "7_amm_swaps", &workload::amm_swaps(correct, TXS), Mode::Plain);
 }
 
 criterion_group!(benches, executor);

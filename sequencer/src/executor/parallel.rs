@@ -17,13 +17,20 @@
 //!    if every value it read is unchanged: its recorded result is applied.
 //! 4. **Validate.** If no chunk read or wrote a key another chunk wrote, no chunk touched the
 //!    beneficiary and no transaction crossed the block gas limit, the chunks' results are
-//!    exactly the sequential result: merge them and credit the fees. Otherwise one in-order
-//!    pass walks the block on a single overlay: a transaction whose logged reads still see the
-//!    same values has its recorded changes applied; any other is executed again right there.
-//!    Fees are credited after every transaction, so a transaction that reads the beneficiary
-//!    sees exactly what it would sequentially, and the gas-limit rule is applied exactly as
-//!    sequential execution applies it. Only transactions that really depended on another
-//!    chunk are re-run; the worst case is one extra sequential pass, never a wrong result.
+//!    exactly the sequential result: merge them and credit the fees.
+//! 5. **Repair.** When chunks conflict (but the beneficiary and the gas limit stay out of it),
+//!    only the conflicting chunks' transactions are settled, in block order on one overlay: a
+//!    transaction whose logged reads still see the same values has its recorded changes
+//!    applied; any other is executed again right there. The clean chunks share no written key
+//!    with anyone, so their results stand, provided the settled transactions (whose re-runs
+//!    may take other paths) touched no key a clean chunk wrote, wrote no key one read, and left
+//!    the beneficiary alone; that is checked, and if it fails the block runs sequentially.
+//!    When the beneficiary is touched or the gas limit binds, one in-order pass walks the
+//!    whole block the same way, crediting fees after every transaction, so a transaction that
+//!    reads the beneficiary sees exactly what it would sequentially and the gas-limit rule is
+//!    applied exactly as sequential execution applies it. Only transactions that really
+//!    depended on another chunk are re-run; the worst case is one extra sequential pass,
+//!    never a wrong result.
 //!
 //! This is finer than merging whole conflicting groups and re-running them: a wrong access
 //! list costs the re-execution of the transactions it misplaced, not of their groups.
@@ -37,7 +44,10 @@ use std::sync::Arc;
 use std::{collections::BTreeMap, hash::BuildHasher};
 
 use alloy::consensus::Transaction as _;
-use alloy_primitives::{Address, B256, Bytes, U256, map::DefaultHashBuilder};
+use alloy_primitives::{
+    Address, B256, Bytes, U256,
+    map::{DefaultHashBuilder, HashMap},
+};
 use rayon::prelude::*;
 use revm::{
     Context, MainBuilder, MainContext,
@@ -253,37 +263,83 @@ impl BlockExecutor for ParallelExecutor {
         let mut keys = Vec::with_capacity(outputs.iter().map(|o| o.keys.len()).sum());
         let mut diffs = Vec::with_capacity(outputs.len());
         let mut runs = Vec::with_capacity(outputs.len());
-        let mut codes = BTreeMap::new();
+        let mut chunk_codes = Vec::with_capacity(outputs.len());
         for output in outputs {
             keys.extend(output.keys);
             diffs.push(output.diff);
             runs.push(output.runs);
-            codes.extend(output.codes);
+            chunk_codes.push(output.codes);
         }
-        let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
-        let independent = !touched_beneficiary
-            && gas_limit_never_binds(env, txs, &outcomes)
-            && keys_disjoint(keys);
-        let out = if independent {
-            // The replay data is not needed: free it off the critical path.
-            rayon::spawn(move || drop(replays));
-            merge_independent(state, &self.codes, env, outcomes, diffs, codes)?
-        } else {
-            drop(diffs);
-            let (out, reexecuted) =
-                validate_in_order(state, &self.codes, env, txs, outcomes, replays)?;
-            stats.conflicts = reexecuted.len();
-            stats.reexecuted = reexecuted.len();
-            // Learn which contracts' callers conflict, to group them in the next blocks.
-            let contracts = reexecuted.into_iter().filter_map(|i| {
-                let tx = txs[i].tx.inner();
-                (txs[i].hint.is_none() && access::may_run_code(tx)).then(|| tx.to()).flatten()
-            });
-            self.hot.write().record_block(contracts);
-            stats.merge_time = executed.elapsed();
-            return Ok((out, stats));
+        let (outcomes, mut replays) = in_block_order(runs, &chunk_of_tx);
+        let conflicted = (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes))
+            .then(|| conflicted_chunks(keys, chunk_count));
+        let (out, reexecuted) = match conflicted {
+            Some(conflicted) if !conflicted.any => {
+                // The replay data is not needed: free it off the critical path.
+                rayon::spawn(move || drop(replays));
+                let codes = chunk_codes.into_iter().flatten().collect();
+                let out = merge_independent(state, &self.codes, env, outcomes, diffs, codes)?;
+                (out, Vec::new())
+            }
+            Some(conflicted) => {
+                let dirty: Vec<usize> =
+                    (0..txs.len()).filter(|&i| conflicted.chunks[chunk_of_tx[i]]).collect();
+                let mut outcomes = outcomes;
+                let repaired = repair_chunks(
+                    state,
+                    &self.codes,
+                    env,
+                    txs,
+                    &dirty,
+                    &mut outcomes,
+                    &mut replays,
+                    &conflicted.clean_keys,
+                    &hasher,
+                )?;
+                rayon::spawn(move || drop(replays));
+                match repaired {
+                    Some((diff, reexecuted)) if gas_limit_never_binds(env, txs, &outcomes) => {
+                        let diffs = diffs
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(chunk, _)| !conflicted.chunks[*chunk])
+                            .map(|(_, diff)| diff)
+                            .chain([diff.accounts.into_iter().collect()])
+                            .collect();
+                        // Code deployed by the clean chunks and by the settled transactions.
+                        let codes = chunk_codes
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(chunk, _)| !conflicted.chunks[*chunk])
+                            .flat_map(|(_, codes)| codes)
+                            .chain(diff.codes)
+                            .collect();
+                        let out =
+                            merge_independent(state, &self.codes, env, outcomes, diffs, codes)?;
+                        (out, reexecuted)
+                    }
+                    // A repaired transaction reached into a clean chunk's keys or the
+                    // beneficiary, or the gas limit now binds: run the block in order.
+                    _ => {
+                        let out = sequential::execute_in_order(state, &self.codes, env, txs)?;
+                        stats.sequential_fallback = true;
+                        (out, dirty)
+                    }
+                }
+            }
+            None => {
+                drop(diffs);
+                validate_in_order(state, &self.codes, env, txs, outcomes, replays)?
+            }
         };
-        self.hot.write().record_block([]);
+        stats.conflicts = reexecuted.len();
+        stats.reexecuted = reexecuted.len();
+        // Learn which contracts' callers conflict, to group them in the next blocks.
+        let contracts = reexecuted.into_iter().filter_map(|i| {
+            let tx = txs[i].tx.inner();
+            (txs[i].hint.is_none() && access::may_run_code(tx)).then(|| tx.to()).flatten()
+        });
+        self.hot.write().record_block(contracts);
         stats.merge_time = executed.elapsed();
         Ok((out, stats))
     }
@@ -479,16 +535,44 @@ fn gas_limit_never_binds(env: &BlockEnv, txs: &[ExecTx], outcomes: &[Outcome]) -
     true
 }
 
-/// Whether no chunk read or wrote a key another chunk wrote. Sorting the (key hash, chunk,
-/// written) entries lines up each key's accesses; a hash collision between two keys can only
-/// report a conflict that is not there (and take the exact path), never hide one.
-fn keys_disjoint(mut keys: Vec<(u64, u32, bool)>) -> bool {
+/// Which chunks read or wrote a key another chunk wrote, and every key (hash) the other,
+/// clean chunks touched.
+struct Conflicts {
+    /// Per chunk: whether it conflicts with another.
+    chunks: Vec<bool>,
+    /// Whether any chunk conflicts (if not, the chunks are independent).
+    any: bool,
+    /// (key hash, written) for every key a clean chunk read or wrote.
+    clean_keys: HashMap<u64, bool>,
+}
+
+/// Finds the conflicting chunks. Sorting the (key hash, chunk, written) entries lines up each
+/// key's accesses; a hash collision between two keys can only report a conflict that is not
+/// there (and take a slower path), never hide one.
+fn conflicted_chunks(mut keys: Vec<(u64, u32, bool)>, chunk_count: usize) -> Conflicts {
     keys.par_sort_unstable_by_key(|entry| entry.0);
-    let disjoint = keys.par_chunk_by(|a, b| a.0 == b.0).all(|run| {
-        run.len() == 1 || !run.iter().any(|e| e.2) || run.iter().all(|e| e.1 == run[0].1)
-    });
+    let conflicting = |run: &[(u64, u32, bool)]| {
+        run.len() > 1 && run.iter().any(|e| e.2) && run.iter().any(|e| e.1 != run[0].1)
+    };
+    let mut conflicts = Conflicts {
+        chunks: vec![false; chunk_count],
+        any: keys.par_chunk_by(|a, b| a.0 == b.0).any(conflicting),
+        clean_keys: HashMap::default(),
+    };
+    if conflicts.any {
+        for run in keys.chunk_by(|a, b| a.0 == b.0).filter(|run| conflicting(run)) {
+            for entry in run {
+                conflicts.chunks[entry.1 as usize] = true;
+            }
+        }
+        for &(hash, chunk, written) in &keys {
+            if !conflicts.chunks[chunk as usize] {
+                *conflicts.clean_keys.entry(hash).or_default() |= written;
+            }
+        }
+    }
     rayon::spawn(move || drop(keys));
-    disjoint
+    conflicts
 }
 
 /// Appends an included transaction in block order, setting its receipt's cumulative gas.
@@ -549,6 +633,96 @@ fn merge_independent(
     Ok(out)
 }
 
+/// Settles the transactions of conflicting chunks (`dirty`, in block order) on one overlay
+/// over the pre-block state, without fees: each optimistic run whose reads still see the same
+/// values is kept, any other is executed again. Replaces their outcomes in `outcomes`.
+///
+/// The result composes with the clean chunks' only if the settled transactions touched none
+/// of the keys a clean chunk wrote, wrote none a clean chunk read, and left the beneficiary
+/// alone: then returns their diff and the re-executed indices, else `None`. `clean_keys` are
+/// hashed by `hasher`.
+#[allow(clippy::too_many_arguments)]
+fn repair_chunks(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    txs: &[ExecTx],
+    dirty: &[usize],
+    outcomes: &mut [Outcome],
+    replays: &mut [Replay],
+    clean_keys: &HashMap<u64, bool>,
+    hasher: &DefaultHashBuilder,
+) -> Result<Option<(StateDiff, Vec<usize>)>, ExecError> {
+    let spec = evm::spec_id(env.hardfork);
+    let mut overlay = Overlay::new(StateDb { state, codes }, spec);
+    let mut reexecuted = Vec::new();
+    {
+        let mut vm = Context::mainnet()
+            .with_cfg(evm::cfg_env(env))
+            .with_block(evm::block_env(env))
+            .with_db(&mut overlay)
+            .build_mainnet();
+        for &index in dirty {
+            let optimistic =
+                std::mem::replace(&mut outcomes[index], Err(SkipReason::GasLimitReached));
+            let replay = std::mem::replace(
+                &mut replays[index],
+                Replay::Ran { changes: Changes::new(), reads: ReadLog::new() },
+            );
+            let (outcome, changes, ran_again) =
+                settle(&mut vm, env, &txs[index], optimistic, replay)?;
+            if ran_again {
+                reexecuted.push(index);
+            }
+            vm.db_mut().apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
+            outcomes[index] = outcome;
+        }
+    }
+    // Hashed with the chunks' own hasher: its seed is per instance.
+    let beneficiary = StateKey::Account(env.beneficiary);
+    let reaches_clean = overlay
+        .writes()
+        .iter()
+        .any(|key| clean_keys.contains_key(&hasher.hash_one(key)))
+        || overlay.reads().iter().any(|key| clean_keys.get(&hasher.hash_one(key)) == Some(&true));
+    if reaches_clean
+        || overlay.reads().contains(&beneficiary)
+        || overlay.writes().contains(&beneficiary)
+    {
+        return Ok(None);
+    }
+    Ok(Some((overlay.into_diff(), reexecuted)))
+}
+
+/// The EVM every in-order pass runs on.
+type PassEvm<'o, 'a> =
+    revm::handler::MainnetEvm<revm::handler::MainnetContext<&'o mut Overlay<'a>>>;
+
+/// Keeps `outcome` if every value its run read is unchanged on `vm`'s state, else executes
+/// `tx` again there. Returns the outcome, its changes (not yet applied) and whether it ran again.
+fn settle(
+    vm: &mut PassEvm<'_, '_>,
+    env: &BlockEnv,
+    tx: &ExecTx,
+    outcome: Outcome,
+    replay: Replay,
+) -> Result<(Outcome, Changes, bool), ExecError> {
+    if vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))? {
+        return Ok((outcome, replay.into_changes(), false));
+    }
+    let spec = evm::spec_id(env.hardfork);
+    Ok(match transact_without_reward::<_, EVMError<DbError>>(vm, evm::tx_env(&tx.tx)) {
+        Ok((outcome, state)) => {
+            (Ok(Box::new(done(&tx.tx, env, outcome))), changes_of(&state, spec), true)
+        }
+        Err(EVMError::Transaction(invalid)) => {
+            (Err(evm::skip_reason(&invalid, tx.tx.signer())), Changes::new(), true)
+        }
+        Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
+        Err(other) => return Err(ExecError::Environment(other.to_string())),
+    })
+}
+
 /// Walks the block in order on one overlay, keeping every optimistic run whose reads still see
 /// the same values and executing the others again; credits fees after each transaction.
 /// Returns the execution and the indices of the re-executed transactions.
@@ -575,24 +749,10 @@ fn validate_in_order(
                 out.skipped.push(SkippedTx { index, reason: SkipReason::GasLimitReached });
                 continue;
             }
-            let still_valid =
-                vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))?;
-            let (outcome, changes) = if still_valid {
-                (outcome, replay.into_changes())
-            } else {
+            let (outcome, changes, ran_again) = settle(&mut vm, env, tx, outcome, replay)?;
+            if ran_again {
                 reexecuted.push(index);
-                match transact_without_reward::<_, EVMError<DbError>>(&mut vm, evm::tx_env(&tx.tx))
-                {
-                    Ok((outcome, state)) => {
-                        (Ok(Box::new(done(&tx.tx, env, outcome))), changes_of(&state, spec))
-                    }
-                    Err(EVMError::Transaction(invalid)) => {
-                        (Err(evm::skip_reason(&invalid, tx.tx.signer())), Changes::new())
-                    }
-                    Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
-                    Err(other) => return Err(ExecError::Environment(other.to_string())),
-                }
-            };
+            }
             match outcome {
                 Ok(done) => {
                     let mut changes = changes;
