@@ -42,6 +42,23 @@ pub(crate) const fn spec_id(fork: Hardfork) -> SpecId {
     }
 }
 
+/// The EVM a block's transactions run on, one after another, over `overlay`.
+pub(crate) type BlockEvm<'o, 'a> =
+    revm::handler::MainnetEvm<revm::handler::MainnetContext<&'o mut super::overlay::Overlay<'a>>>;
+
+/// Builds the [`BlockEvm`] for block `env` over `overlay`.
+pub(crate) fn block_evm<'o, 'a>(
+    overlay: &'o mut super::overlay::Overlay<'a>,
+    env: &BlockEnv,
+) -> BlockEvm<'o, 'a> {
+    use revm::{Context, MainBuilder, MainContext};
+    Context::mainnet()
+        .with_cfg(cfg_env(env))
+        .with_block(block_env(env))
+        .with_db(overlay)
+        .build_mainnet()
+}
+
 /// The revm configuration for blocks of `env`.
 pub(crate) fn cfg_env(env: &BlockEnv) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(spec_id(env.hardfork));

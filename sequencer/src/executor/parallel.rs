@@ -50,7 +50,6 @@ use alloy_primitives::{
 };
 use rayon::prelude::*;
 use revm::{
-    Context, MainBuilder, MainContext,
     context::{ContextTr, result::EVMError},
     primitives::hardfork::SpecId,
 };
@@ -459,11 +458,7 @@ fn run_chunk(
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut runs = Vec::with_capacity(chunk.len());
     {
-        let mut vm = Context::mainnet()
-            .with_cfg(evm::cfg_env(env))
-            .with_block(evm::block_env(env))
-            .with_db(&mut overlay)
-            .build_mainnet();
+        let mut vm = evm::block_evm(&mut overlay, env);
         for &index in chunk {
             let tx = &txs[index];
             if let Some(hint) = tx.hint.as_ref().filter(|h| h.reusable && h.env == *env)
@@ -657,11 +652,7 @@ fn repair_chunks(
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut reexecuted = Vec::new();
     {
-        let mut vm = Context::mainnet()
-            .with_cfg(evm::cfg_env(env))
-            .with_block(evm::block_env(env))
-            .with_db(&mut overlay)
-            .build_mainnet();
+        let mut vm = evm::block_evm(&mut overlay, env);
         for &index in dirty {
             let optimistic =
                 std::mem::replace(&mut outcomes[index], Err(SkipReason::GasLimitReached));
@@ -694,14 +685,10 @@ fn repair_chunks(
     Ok(Some((overlay.into_diff(), reexecuted)))
 }
 
-/// The EVM every in-order pass runs on.
-type PassEvm<'o, 'a> =
-    revm::handler::MainnetEvm<revm::handler::MainnetContext<&'o mut Overlay<'a>>>;
-
 /// Keeps `outcome` if every value its run read is unchanged on `vm`'s state, else executes
 /// `tx` again there. Returns the outcome, its changes (not yet applied) and whether it ran again.
 fn settle(
-    vm: &mut PassEvm<'_, '_>,
+    vm: &mut evm::BlockEvm<'_, '_>,
     env: &BlockEnv,
     tx: &ExecTx,
     outcome: Outcome,
@@ -739,11 +726,7 @@ fn validate_in_order(
     let mut out = BlockExecution::with_capacity(txs.len());
     let mut reexecuted = Vec::new();
     {
-        let mut vm = Context::mainnet()
-            .with_cfg(evm::cfg_env(env))
-            .with_block(evm::block_env(env))
-            .with_db(&mut overlay)
-            .build_mainnet();
+        let mut vm = evm::block_evm(&mut overlay, env);
         for (index, ((tx, outcome), replay)) in txs.iter().zip(outcomes).zip(replays).enumerate() {
             if out.gas_used + tx.tx.gas_limit() > env.gas_limit {
                 out.skipped.push(SkippedTx { index, reason: SkipReason::GasLimitReached });

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use alloy::consensus::Transaction as _;
-use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext, context::result::EVMError};
+use revm::{ExecuteCommitEvm, context::result::EVMError};
 
 use super::{
     BlockEnv, BlockExecution, BlockExecutor, ExecError, ExecStats, ExecTx, SkipReason, SkippedTx,
@@ -53,11 +53,7 @@ pub(crate) fn execute_in_order(
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut out = BlockExecution::with_capacity(txs.len());
     {
-        let mut vm = Context::mainnet()
-            .with_cfg(evm::cfg_env(env))
-            .with_block(evm::block_env(env))
-            .with_db(&mut overlay)
-            .build_mainnet();
+        let mut vm = evm::block_evm(&mut overlay, env);
         for (index, tx) in txs.iter().enumerate() {
             if out.gas_used + tx.tx.gas_limit() > env.gas_limit {
                 out.skipped.push(SkippedTx { index, reason: SkipReason::GasLimitReached });
