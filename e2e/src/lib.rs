@@ -3,7 +3,6 @@
 //! ([`load`]: pre-signed workloads sent to any JSON-RPC endpoint, measured), and the helpers
 //! the end-to-end tests use to run the real binaries ([`processes`]).
 
-pub mod contracts;
 pub mod devnet;
 pub mod load;
 pub mod processes;

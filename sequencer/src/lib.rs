@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod chain;
+pub mod contracts;
 pub mod executor;
 pub mod genesis;
 pub mod metrics;

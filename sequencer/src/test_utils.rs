@@ -1,7 +1,6 @@
-//! Helpers for tests, benchmarks and the load tool: dev signers, transaction signing, small
-//! hand-assembled contracts, bindings of the workload contracts and seeded workloads.
+//! Helpers for tests and benchmarks: dev signers, transaction signing, small hand-assembled
+//! contracts and seeded workloads (over the workload contracts of [`crate::contracts`]).
 
-pub mod contracts;
 pub mod mainnet;
 pub mod workload;
 
@@ -101,6 +100,25 @@ pub fn storage_contract_set(value: U256) -> Bytes {
     let mut data = vec![0x60, 0xfe, 0x47, 0xb1]; // any selector
     data.extend_from_slice(&value.to_be_bytes::<32>());
     data.into()
+}
+
+/// An EIP-1559 transaction deploying the storage contract ([`storage_contract_init`]).
+pub fn deploy_storage_contract(chain_id: u64, nonce: u64) -> TxEip1559 {
+    TxEip1559 {
+        gas_limit: 300_000,
+        to: TxKind::Create,
+        input: storage_contract_init(),
+        ..transfer(chain_id, nonce, Address::ZERO, U256::ZERO)
+    }
+}
+
+/// An EIP-1559 call storing `value` in the storage contract at `contract`.
+pub fn set_storage(chain_id: u64, nonce: u64, contract: Address, value: U256) -> TxEip1559 {
+    TxEip1559 {
+        gas_limit: 100_000,
+        input: storage_contract_set(value),
+        ..transfer(chain_id, nonce, contract, U256::ZERO)
+    }
 }
 
 /// Init code of a contract whose runtime always reverts with `Error("nope")`.

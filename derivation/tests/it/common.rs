@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use alloy::{
-    consensus::TxEip1559,
-    primitives::{B256, Bytes, TxKind, U256},
-};
+use alloy::primitives::{B256, Bytes, U256};
 use batcher::{
     batch::{Batch, EncodeOptions},
     l1::{L1, SendOutcome},
@@ -13,7 +10,7 @@ use batcher::{
 };
 use sequencer::{
     genesis::DEV_CHAIN_ID,
-    test_utils::{dev_signer, sign, storage_contract_init, storage_contract_set},
+    test_utils::{deploy_storage_contract, dev_signer, set_storage, sign},
 };
 
 /// Deploys the test storage contract on L2 and sets it a few times (receipts with logs,
@@ -23,34 +20,10 @@ pub(crate) async fn mixed_traffic(stack: &mut Stack) -> (u64, u64) {
     let signer = dev_signer(SENDER);
     let deploy_nonce = stack.next_nonce();
     let contract = signer.address().create(deploy_nonce);
-    let mut txs = vec![sign(
-        &signer,
-        TxEip1559 {
-            chain_id: DEV_CHAIN_ID,
-            nonce: deploy_nonce,
-            gas_limit: 300_000,
-            max_fee_per_gas: 10_000_000_000,
-            max_priority_fee_per_gas: 1_000_000,
-            to: TxKind::Create,
-            input: storage_contract_init(),
-            ..Default::default()
-        },
-    )];
+    let mut txs = vec![sign(&signer, deploy_storage_contract(DEV_CHAIN_ID, deploy_nonce))];
     for value in 1..=3u64 {
         let nonce = stack.next_nonce();
-        txs.push(sign(
-            &signer,
-            TxEip1559 {
-                chain_id: DEV_CHAIN_ID,
-                nonce,
-                gas_limit: 100_000,
-                max_fee_per_gas: 10_000_000_000,
-                max_priority_fee_per_gas: 1_000_000,
-                to: TxKind::Call(contract),
-                input: storage_contract_set(U256::from(value)),
-                ..Default::default()
-            },
-        ));
+        txs.push(sign(&signer, set_storage(DEV_CHAIN_ID, nonce, contract, U256::from(value))));
     }
     let sent = txs.len() as u64;
     stack.send_and_wait(txs).await;

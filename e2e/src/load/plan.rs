@@ -16,7 +16,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::contracts::{
+use sequencer::contracts::{
     COUNTER_BY_CALLER_SLOT, COUNTER_COUNT_SLOT, Counter, TOKEN_BALANCES_SLOT, TestToken,
     mapping_slot,
 };
@@ -212,7 +212,7 @@ pub fn plan(config: &PlanConfig, funder: &PrivateKeySigner, funder_nonce: u64) -
                         address: counter,
                         storage_keys: vec![
                             B256::from(U256::from(COUNTER_COUNT_SLOT)),
-                            mapping_slot(key.address(), COUNTER_BY_CALLER_SLOT),
+                            mapping_slot(key.address(), COUNTER_BY_CALLER_SLOT).into(),
                         ],
                     }]);
                 }
@@ -227,8 +227,8 @@ pub fn plan(config: &PlanConfig, funder: &PrivateKeySigner, funder_nonce: u64) -
                     tx.access_list = AccessList(vec![AccessListItem {
                         address: token,
                         storage_keys: vec![
-                            mapping_slot(key.address(), TOKEN_BALANCES_SLOT),
-                            mapping_slot(to, TOKEN_BALANCES_SLOT),
+                            mapping_slot(key.address(), TOKEN_BALANCES_SLOT).into(),
+                            mapping_slot(to, TOKEN_BALANCES_SLOT).into(),
                         ],
                     }]);
                 }

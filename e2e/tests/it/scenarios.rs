@@ -18,10 +18,8 @@ use alloy::{
     sol_types::SolCall,
 };
 use alloy_primitives::{Address, B256, Bytes, U256, address};
-use e2e::{
-    contracts::TestToken,
-    processes::{Process, binary},
-};
+use e2e::processes::{Process, binary};
+use sequencer::contracts::TestToken;
 use sequencer::{
     genesis::DEV_CHAIN_ID,
     test_utils::{dev_signer, raw, sign},

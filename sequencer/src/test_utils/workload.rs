@@ -15,15 +15,13 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rayon::prelude::*;
 
-use super::{
-    contracts::{
-        COUNTER_BY_CALLER_SLOT, COUNTER_COUNT_SLOT, Counter, PAIR_BALANCE_SLOTS, Pair,
-        TOKEN_BALANCES_SLOT, TestToken,
-    },
-    sign_recovered,
-};
+use super::sign_recovered;
 use crate::{
     chain::Hardfork,
+    contracts::{
+        COUNTER_BY_CALLER_SLOT, COUNTER_COUNT_SLOT, Counter, PAIR_BALANCE_SLOTS, Pair,
+        TOKEN_BALANCES_SLOT, TestToken, mapping_slot,
+    },
     executor::{BlockEnv, ExecTx},
     genesis::{Genesis, GenesisAccount},
     state::{AccountInfo, MemoryState},
@@ -125,14 +123,6 @@ pub fn account_key(i: u64) -> PrivateKeySigner {
 /// `n` deterministic keys, derived in parallel.
 pub fn account_keys(n: usize) -> Vec<PrivateKeySigner> {
     (0..n as u64).into_par_iter().map(account_key).collect()
-}
-
-/// The storage slot of `mapping[key]` for a mapping at `slot`.
-pub fn mapping_slot(key: Address, slot: u64) -> U256 {
-    let mut preimage = [0u8; 64];
-    preimage[12..32].copy_from_slice(key.as_slice());
-    preimage[56..].copy_from_slice(&slot.to_be_bytes());
-    U256::from_be_bytes(keccak256(preimage).0)
 }
 
 /// The address of AMM pool `i`.

@@ -24,8 +24,8 @@ use sequencer::{
     genesis::{DEV_BALANCE, DEV_CHAIN_ID, Genesis},
     node::{NodeConfig, NodeHandle, spawn},
     test_utils::{
-        dev_signer, raw, reverting_contract_init, sign, storage_contract_event,
-        storage_contract_init, storage_contract_set, transfer,
+        deploy_storage_contract, dev_signer, raw, reverting_contract_init, set_storage, sign,
+        storage_contract_event, storage_contract_init, storage_contract_set, transfer,
     },
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -672,32 +672,14 @@ async fn unwinding_returns_the_store_to_an_earlier_block_exactly() {
     let provider = node.provider();
     let signer = dev_signer(6);
     let contract = signer.address().create(0);
-    let deploy = TxEip1559 {
-        chain_id: DEV_CHAIN_ID,
-        nonce: 0,
-        gas_limit: 300_000,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000,
-        to: TxKind::Create,
-        input: storage_contract_init(),
-        ..Default::default()
-    };
+    let deploy = deploy_storage_contract(DEV_CHAIN_ID, 0);
     send_raw(&provider, &raw(&sign(&signer, deploy))).await;
     let kept = provider.get_block_number().await.unwrap();
     let kept_block = provider.get_block_by_number(kept.into()).full().await.unwrap().unwrap();
     let kept_balance = provider.get_balance(signer.address()).await.unwrap();
     let mut later = Vec::new();
     for nonce in 1..4 {
-        let set = TxEip1559 {
-            chain_id: DEV_CHAIN_ID,
-            nonce,
-            gas_limit: 100_000,
-            max_fee_per_gas: 10_000_000_000,
-            max_priority_fee_per_gas: 1_000_000,
-            to: TxKind::Call(contract),
-            input: storage_contract_set(U256::from(nonce)),
-            ..Default::default()
-        };
+        let set = set_storage(DEV_CHAIN_ID, nonce, contract, U256::from(nonce));
         later.push(send_raw(&provider, &raw(&sign(&signer, set))).await.transaction_hash);
     }
     let head = provider.get_block_number().await.unwrap();
@@ -780,27 +762,9 @@ async fn eth_get_proof_verifies_against_the_block_state_root() {
     let provider = node.provider();
     let signer = dev_signer(8);
     let contract = signer.address().create(0);
-    let deploy = TxEip1559 {
-        chain_id: DEV_CHAIN_ID,
-        nonce: 0,
-        gas_limit: 300_000,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000,
-        to: TxKind::Create,
-        input: storage_contract_init(),
-        ..Default::default()
-    };
+    let deploy = deploy_storage_contract(DEV_CHAIN_ID, 0);
     send_raw(&provider, &raw(&sign(&signer, deploy))).await;
-    let set = TxEip1559 {
-        chain_id: DEV_CHAIN_ID,
-        nonce: 1,
-        gas_limit: 100_000,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000,
-        to: TxKind::Call(contract),
-        input: storage_contract_set(U256::from(42)),
-        ..Default::default()
-    };
+    let set = set_storage(DEV_CHAIN_ID, 1, contract, U256::from(42));
     let receipt = send_raw(&provider, &raw(&sign(&signer, set))).await;
     let written = receipt.block_number.unwrap();
     // One more block, so the proofs at `written` are of a historical state.

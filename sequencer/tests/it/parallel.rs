@@ -13,6 +13,7 @@ use alloy::{
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use proptest::{prelude::*, test_runner::RngSeed};
 use sequencer::{
+    contracts::{Counter, Factory, PAIR_BALANCE_SLOTS, Pair, Probe, TestToken, mapping_slot},
     executor::{
         BlockEnv, BlockExecutor, CodeCache, ExecStats, ExecTx, ParallelConfig, ParallelExecutor,
         SequentialExecutor, infer,
@@ -21,11 +22,10 @@ use sequencer::{
     state::{MemoryState, StateReader},
     store::{GenesisBlock, Store, StoreConfig},
     test_utils::{
-        contracts::{Counter, Factory, PAIR_BALANCE_SLOTS, Pair, Probe, TestToken},
         sign_recovered, storage_contract_init,
         workload::{
             self, AccessLists, BENEFICIARY, CHAIN_ID, COUNTER, TOKEN, WorkloadConfig, account_key,
-            mapping_slot, memory_state, pool_address,
+            memory_state, pool_address,
         },
     },
 };
