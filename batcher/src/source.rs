@@ -123,15 +123,7 @@ impl L2Source {
     /// # Errors
     /// When the admin port does not answer.
     pub async fn set_max_block_bytes(&self, max: Option<u64>) -> BatcherResult<()> {
-        let Some(admin) = &self.admin else { return Ok(()) };
-        let _: bool = admin
-            .raw_request("sequencer_setMaxBlockBytes".into(), (max.map(U64::from),))
-            .await
-            .map_err(|e| BatcherError::Unreachable {
-                endpoint: "L2 admin",
-                reason: e.to_string(),
-            })?;
-        Ok(())
+        self.admin_request("sequencer_setMaxBlockBytes", (max.map(U64::from),)).await
     }
 
     /// Reports the newest L2 block posted to L1 (`safe`) and final there (`finalized`).
@@ -139,14 +131,18 @@ impl L2Source {
     /// # Errors
     /// When the admin port does not answer.
     pub async fn set_l1_heads(&self, safe: u64, finalized: u64) -> BatcherResult<()> {
+        self.admin_request("sequencer_setL1Heads", (U64::from(safe), U64::from(finalized))).await
+    }
+
+    /// Calls an admin method (they answer `true`); without an admin port, does nothing.
+    async fn admin_request<P>(&self, method: &'static str, params: P) -> BatcherResult<()>
+    where
+        P: serde::Serialize + Clone + std::fmt::Debug + Send + Sync + Unpin,
+    {
         let Some(admin) = &self.admin else { return Ok(()) };
-        let _: bool = admin
-            .raw_request("sequencer_setL1Heads".into(), (U64::from(safe), U64::from(finalized)))
-            .await
-            .map_err(|e| BatcherError::Unreachable {
-                endpoint: "L2 admin",
-                reason: e.to_string(),
-            })?;
+        let _: bool = admin.raw_request(method.into(), params).await.map_err(|e| {
+            BatcherError::Unreachable { endpoint: "L2 admin", reason: e.to_string() }
+        })?;
         Ok(())
     }
 }

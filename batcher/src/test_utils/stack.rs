@@ -248,16 +248,23 @@ impl Stack {
     /// # Panics
     /// When L1 does not answer.
     pub async fn batcher_reverts(&self) -> usize {
-        let l1 = self.l1();
-        let head = l1.get_block_number().await.unwrap();
-        let batcher = dev_signer(BATCHER).address();
-        let mut reverts = 0;
-        for number in 0..=head {
-            let receipts = l1.get_block_receipts(number.into()).await.unwrap().unwrap_or_default();
-            reverts += receipts.iter().filter(|r| r.from == batcher && !r.status()).count();
-        }
-        reverts
+        batcher_reverts(&self.l1()).await
     }
+}
+
+/// Transactions the batcher's dev key has sent that reverted on `l1`, over its whole chain.
+///
+/// # Panics
+/// When L1 does not answer.
+pub async fn batcher_reverts(l1: &RootProvider) -> usize {
+    let head = l1.get_block_number().await.unwrap();
+    let batcher = dev_signer(BATCHER).address();
+    let mut reverts = 0;
+    for number in 0..=head {
+        let receipts = l1.get_block_receipts(number.into()).await.unwrap().unwrap_or_default();
+        reverts += receipts.iter().filter(|r| r.from == batcher && !r.status()).count();
+    }
+    reverts
 }
 
 /// Polls `check` until it holds, or fails the test after `timeout`.

@@ -16,7 +16,7 @@ use alloy::{
 use alloy_primitives::Address;
 use batcher::{
     l1::{Rollup, contract::deploy},
-    test_utils::{Anvil, free_port},
+    test_utils::{Anvil, free_port, stack},
 };
 use e2e::processes::{Process, binary};
 use sequencer::{genesis::Genesis, store::GenesisBlock, test_utils::dev_signer};
@@ -175,15 +175,7 @@ impl Cluster {
 
     /// Transactions the batcher key sent that reverted on L1.
     pub(crate) async fn batcher_reverts(&self) -> usize {
-        let l1 = self.l1();
-        let head = l1.get_block_number().await.unwrap();
-        let batcher = dev_signer(BATCHER).address();
-        let mut reverts = 0;
-        for number in 0..=head {
-            let receipts = l1.get_block_receipts(number.into()).await.unwrap().unwrap_or_default();
-            reverts += receipts.iter().filter(|r| r.from == batcher && !r.status()).count();
-        }
-        reverts
+        stack::batcher_reverts(&self.l1()).await
     }
 
     /// The contract's block hash and state root at every batch boundary equal the sequencer's.
