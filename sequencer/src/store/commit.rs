@@ -253,18 +253,8 @@ pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreErr
     let mut storage = txn.open_table(tables::STORAGE)?;
     let mut account_trie = txn.open_table(tables::ACCOUNT_TRIE)?;
     let mut storage_trie = txn.open_table(tables::STORAGE_TRIE)?;
-    let mut rest = keys.as_slice();
-    while let Some((&kind, tail)) = rest.split_first() {
-        let kind = Kind::from_u8(kind).ok_or(StoreError::Corrupt {
-            what: "history index",
-            reason: format!("unknown kind {kind}"),
-        })?;
-        let len = kind.key_len();
-        if tail.len() < len {
-            return Err(StoreError::Corrupt { what: "history index", reason: "truncated".into() });
-        }
-        let key = &tail[..len];
-        rest = &tail[len..];
+    for entry in index_entries(&keys) {
+        let (kind, key) = entry?;
         let old = history
             .remove(tables::history_key(kind, key, number).as_slice())?
             .map(|g| g.value().to_vec())
@@ -306,22 +296,30 @@ pub(super) fn prune_history(
     let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
     for block in from..=upto {
         let Some(keys) = by_block.remove(block)?.map(|g| g.value().to_vec()) else { continue };
-        let mut rest = keys.as_slice();
-        while let Some((&kind, tail)) = rest.split_first() {
-            let kind = Kind::from_u8(kind).ok_or(StoreError::Corrupt {
-                what: "history index",
-                reason: format!("unknown kind {kind}"),
-            })?;
-            let len = kind.key_len();
-            if tail.len() < len {
-                return Err(StoreError::Corrupt {
-                    what: "history index",
-                    reason: "truncated".into(),
-                });
-            }
-            history.remove(tables::history_key(kind, &tail[..len], block).as_slice())?;
-            rest = &tail[len..];
+        for entry in index_entries(&keys) {
+            let (kind, key) = entry?;
+            history.remove(tables::history_key(kind, key, block).as_slice())?;
         }
     }
     Ok(())
+}
+
+/// The (kind, key) entries of one block's history index (`kind ‖ key`, repeated); stops at
+/// the first malformed entry, reporting it.
+fn index_entries(mut rest: &[u8]) -> impl Iterator<Item = Result<(Kind, &[u8]), StoreError>> {
+    let corrupt = |reason: String| StoreError::Corrupt { what: "history index", reason };
+    std::iter::from_fn(move || {
+        let (&byte, tail) = rest.split_first()?;
+        let entry = match Kind::from_u8(byte) {
+            None => Err(corrupt(format!("unknown kind {byte}"))),
+            Some(kind) if tail.len() < kind.key_len() => Err(corrupt("truncated".into())),
+            Some(kind) => {
+                let (key, next) = tail.split_at(kind.key_len());
+                rest = next;
+                return Some(Ok((kind, key)));
+            }
+        };
+        rest = &[];
+        Some(entry)
+    })
 }
