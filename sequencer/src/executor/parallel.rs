@@ -273,7 +273,7 @@ impl BlockExecutor for ParallelExecutor {
         let conflicted = (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes))
             .then(|| conflicted_chunks(keys, chunk_count));
         let (out, reexecuted) = match conflicted {
-            Some(conflicted) if !conflicted.any => {
+            Some(conflicted) if !conflicted.any() => {
                 // The replay data is not needed: free it off the critical path.
                 rayon::spawn(move || drop(replays));
                 let codes = chunk_codes.into_iter().flatten().collect();
@@ -535,10 +535,16 @@ fn gas_limit_never_binds(env: &BlockEnv, txs: &[ExecTx], outcomes: &[Outcome]) -
 struct Conflicts {
     /// Per chunk: whether it conflicts with another.
     chunks: Vec<bool>,
-    /// Whether any chunk conflicts (if not, the chunks are independent).
-    any: bool,
-    /// (key hash, written) for every key a clean chunk read or wrote.
+    /// (key hash, written) for every key a clean chunk read or wrote (empty when no chunk
+    /// conflicts: then it is not needed).
     clean_keys: HashMap<u64, bool>,
+}
+
+impl Conflicts {
+    /// Whether any chunk conflicts (if not, the chunks are independent).
+    fn any(&self) -> bool {
+        self.chunks.contains(&true)
+    }
 }
 
 /// Finds the conflicting chunks. Sorting the (key hash, chunk, written) entries lines up each
@@ -549,12 +555,9 @@ fn conflicted_chunks(mut keys: Vec<(u64, u32, bool)>, chunk_count: usize) -> Con
     let conflicting = |run: &[(u64, u32, bool)]| {
         run.len() > 1 && run.iter().any(|e| e.2) && run.iter().any(|e| e.1 != run[0].1)
     };
-    let mut conflicts = Conflicts {
-        chunks: vec![false; chunk_count],
-        any: keys.par_chunk_by(|a, b| a.0 == b.0).any(conflicting),
-        clean_keys: HashMap::default(),
-    };
-    if conflicts.any {
+    let mut conflicts =
+        Conflicts { chunks: vec![false; chunk_count], clean_keys: HashMap::default() };
+    if keys.par_chunk_by(|a, b| a.0 == b.0).any(conflicting) {
         for run in keys.chunk_by(|a, b| a.0 == b.0).filter(|run| conflicting(run)) {
             for entry in run {
                 conflicts.chunks[entry.1 as usize] = true;
