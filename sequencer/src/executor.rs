@@ -201,7 +201,8 @@ pub struct ExecStats {
     pub groups: usize,
     /// Transactions in the largest group.
     pub largest_group: usize,
-    /// Conflicts found by validation and repaired by merging groups.
+    /// Conflicts found by validation and repaired: transactions whose optimistic run read a
+    /// value another group changed.
     pub conflicts: usize,
     /// Transactions executed again because of conflicts.
     pub reexecuted: usize,

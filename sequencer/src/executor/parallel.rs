@@ -15,25 +15,30 @@
 //!    The beneficiary is not paid per transaction (that would make every pair conflict).
 //!    A transaction the txpool pre-executed for this very block environment is not run again
 //!    if every value it read is unchanged: its recorded result is applied.
-//! 4. **Validate.** If no chunk read or wrote a key another chunk wrote, no chunk touched the
-//!    beneficiary and no transaction crossed the block gas limit, the chunks' results are
-//!    exactly the sequential result: merge them and credit the fees.
-//! 5. **Repair.** When chunks conflict (but the beneficiary and the gas limit stay out of it),
-//!    only the conflicting chunks' transactions are settled, in block order on one overlay: a
+//! 4. **Validate.** Every key each transaction read or wrote is tagged with its group. If no
+//!    group read or wrote a key another group wrote, no chunk touched the beneficiary and no
+//!    transaction crossed the block gas limit, the chunks' results are exactly the sequential
+//!    result: merge them and credit the fees.
+//! 5. **Repair.** When groups conflict (but the beneficiary and the gas limit stay out of it),
+//!    only the conflicting groups' transactions are settled, in block order on one overlay: a
 //!    transaction whose logged reads still see the same values has its recorded changes
-//!    applied; any other is executed again right there. The clean chunks share no written key
-//!    with anyone, so their results stand, provided the settled transactions (whose re-runs
-//!    may take other paths) touched no key a clean chunk wrote, wrote no key one read, and left
+//!    applied; any other is executed again right there. Meanwhile, on the other cores, the
+//!    conflicting transactions' optimistic writes are taken back out of their chunks' states,
+//!    which leaves the clean groups' changes. The clean groups share no written key with
+//!    anyone, so their results stand, provided the settled transactions (whose re-runs may
+//!    take other paths) touched no key a clean group wrote, wrote no key one read, and left
 //!    the beneficiary alone; that is checked, and if it fails the block runs sequentially.
 //!    When the beneficiary is touched or the gas limit binds, one in-order pass walks the
 //!    whole block the same way, crediting fees after every transaction, so a transaction that
 //!    reads the beneficiary sees exactly what it would sequentially and the gas-limit rule is
 //!    applied exactly as sequential execution applies it. Only transactions that really
-//!    depended on another chunk are re-run; the worst case is one extra sequential pass,
+//!    depended on another group are re-run; the worst case is one extra sequential pass,
 //!    never a wrong result.
 //!
-//! This is finer than merging whole conflicting groups and re-running them: a wrong access
-//! list costs the re-execution of the transactions it misplaced, not of their groups.
+//! Validating groups rather than chunks matters when a wrong access list scatters calls to one
+//! hot contract over every chunk: only those calls (and their groups) are settled, not every
+//! transaction of every chunk. Groups keep the unit that was predicted independent: two
+//! transactions of one sender, run in order in one group, are no conflict.
 //!
 //! When parallelism cannot pay — small or cheap blocks, one thread, one group holding most of
 //! the gas, or contract calls nothing predicts carrying much of it — the block runs
@@ -41,11 +46,11 @@
 
 use std::sync::Arc;
 
-use std::{collections::BTreeMap, hash::BuildHasher};
+use std::{borrow::Cow, hash::BuildHasher};
 
 use alloy::consensus::Transaction as _;
 use alloy_primitives::{
-    Address, B256, Bytes, U256,
+    Address, U256,
     map::{DefaultHashBuilder, HashMap},
 };
 use rayon::prelude::*;
@@ -60,7 +65,7 @@ use super::{
     evm::{self, CodeCache, DbError, StateDb},
     handler::transact_without_reward,
     outcome::{Done, done},
-    overlay::{Changes, Overlay, ReadLog, StateKey, changes_of},
+    overlay::{Changes, Observed, Overlay, ReadLog, StateKey, changes_of},
     sequential,
 };
 use crate::state::{AccountDiff, StateDiff, StateReader};
@@ -160,22 +165,21 @@ impl Replay {
         }
     }
 
-    fn into_changes(self) -> Changes {
+    fn changes(&self) -> &Changes {
         match self {
             Self::Ran { changes, .. } => changes,
-            Self::Reused(hint) => hint.changes.clone(),
+            Self::Reused(hint) => &hint.changes,
         }
     }
 }
 
 /// Everything one chunk produced, computed inside the chunk's own task.
-struct ChunkOutput {
+struct ChunkOutput<'a> {
     /// (transaction index, outcome, replay data), in block order.
     runs: Vec<(usize, Outcome, Replay)>,
-    /// The chunk's state changes, sorted by address.
-    diff: Vec<(Address, AccountDiff)>,
-    codes: BTreeMap<B256, Bytes>,
-    /// (key hash, chunk, written) for every key the chunk read from the pre-block state or wrote.
+    /// The pre-block state plus the chunk's writes.
+    overlay: Overlay<'a>,
+    /// (key hash, group, written) for every key each of the chunk's transactions read or wrote.
     keys: Vec<(u64, u32, bool)>,
     /// Whether the chunk read or wrote the beneficiary.
     touched_beneficiary: bool,
@@ -244,10 +248,9 @@ impl BlockExecutor for ParallelExecutor {
         }
         let partitioned = std::time::Instant::now();
         let hasher = DefaultHashBuilder::default();
-        let outputs: Vec<ChunkOutput> = chunks
+        let outputs: Vec<ChunkOutput<'_>> = chunks
             .par_iter()
-            .enumerate()
-            .map(|(id, chunk)| run_chunk(state, &self.codes, env, txs, chunk, id as u32, &hasher))
+            .map(|chunk| run_chunk(state, &self.codes, env, txs, chunk, &group_of, &hasher))
             .collect::<Result<_, _>>()?;
         let executed = std::time::Instant::now();
         let mut stats = ExecStats {
@@ -260,64 +263,62 @@ impl BlockExecutor for ParallelExecutor {
 
         let touched_beneficiary = outputs.iter().any(|o| o.touched_beneficiary);
         let mut keys = Vec::with_capacity(outputs.iter().map(|o| o.keys.len()).sum());
-        let mut diffs = Vec::with_capacity(outputs.len());
+        let mut overlays = Vec::with_capacity(outputs.len());
         let mut runs = Vec::with_capacity(outputs.len());
-        let mut chunk_codes = Vec::with_capacity(outputs.len());
         for output in outputs {
             keys.extend(output.keys);
-            diffs.push(output.diff);
+            overlays.push(output.overlay);
             runs.push(output.runs);
-            chunk_codes.push(output.codes);
         }
-        let (outcomes, mut replays) = in_block_order(runs, &chunk_of_tx);
+        let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
         let conflicted = (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes))
-            .then(|| conflicted_chunks(keys, chunk_count));
+            .then(|| conflicted_groups(keys, group_count));
         let (out, reexecuted) = match conflicted {
             Some(conflicted) if !conflicted.any() => {
                 // The replay data is not needed: free it off the critical path.
                 rayon::spawn(move || drop(replays));
-                let codes = chunk_codes.into_iter().flatten().collect();
-                let out = merge_independent(state, &self.codes, env, outcomes, diffs, codes)?;
-                (out, Vec::new())
+                let diff = merged_chunk_diffs(overlays, vec![Vec::new(); chunk_count]);
+                (finish(state, &self.codes, env, outcomes, diff)?, Vec::new())
             }
             Some(conflicted) => {
                 let dirty: Vec<usize> =
-                    (0..txs.len()).filter(|&i| conflicted.chunks[chunk_of_tx[i]]).collect();
+                    (0..txs.len()).filter(|&i| conflicted.groups[group_of[i] as usize]).collect();
                 let mut outcomes = outcomes;
-                let repaired = repair_chunks(
-                    state,
-                    &self.codes,
-                    env,
-                    txs,
-                    &dirty,
-                    &mut outcomes,
-                    &mut replays,
-                    &conflicted.clean_keys,
-                    &hasher,
-                )?;
+                // While the conflicting groups are settled on one thread, the clean groups'
+                // changes are gathered on the others: taking the dirty transactions'
+                // optimistic writes back out of their chunks' states leaves exactly those.
+                let (repaired, clean) = rayon::join(
+                    || {
+                        repair_groups(
+                            state,
+                            &self.codes,
+                            env,
+                            txs,
+                            &dirty,
+                            &mut outcomes,
+                            &replays,
+                            &conflicted.clean_keys,
+                            &hasher,
+                        )
+                    },
+                    || {
+                        let mut undo = vec![Vec::new(); chunk_count];
+                        for &i in &dirty {
+                            let replay = &replays[i];
+                            undo[chunk_of_tx[i]]
+                                .extend(written_keys(replay.changes(), replay.reads()));
+                        }
+                        merged_chunk_diffs(overlays, undo)
+                    },
+                );
                 rayon::spawn(move || drop(replays));
-                match repaired {
-                    Some((diff, reexecuted)) if gas_limit_never_binds(env, txs, &outcomes) => {
-                        let diffs = diffs
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(chunk, _)| !conflicted.chunks[*chunk])
-                            .map(|(_, diff)| diff)
-                            .chain([diff.accounts.into_iter().collect()])
-                            .collect();
-                        // Code deployed by the clean chunks and by the settled transactions.
-                        let codes = chunk_codes
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(chunk, _)| !conflicted.chunks[*chunk])
-                            .flat_map(|(_, codes)| codes)
-                            .chain(diff.codes)
-                            .collect();
-                        let out =
-                            merge_independent(state, &self.codes, env, outcomes, diffs, codes)?;
-                        (out, reexecuted)
+                match repaired? {
+                    Some((settled, reexecuted)) if gas_limit_never_binds(env, txs, &outcomes) => {
+                        let mut diff = clean;
+                        absorb(&mut diff, settled);
+                        (finish(state, &self.codes, env, outcomes, diff)?, reexecuted)
                     }
-                    // A repaired transaction reached into a clean chunk's keys or the
+                    // A repaired transaction reached into a clean group's keys or the
                     // beneficiary, or the gas limit now binds: run the block in order.
                     _ => {
                         let out = sequential::execute_in_order(state, &self.codes, env, txs)?;
@@ -327,7 +328,7 @@ impl BlockExecutor for ParallelExecutor {
                 }
             }
             None => {
-                drop(diffs);
+                drop(overlays);
                 validate_in_order(state, &self.codes, env, txs, outcomes, replays)?
             }
         };
@@ -444,19 +445,29 @@ fn merge_sorted<T, K: Ord + Copy>(lists: Vec<Vec<T>>, key: impl Fn(&T) -> K) -> 
 }
 
 /// Runs one chunk's transactions in order on its own overlay, without fee payments, and
-/// prepares in the same task what the merge needs: receipts, its sorted diff, its keys.
-fn run_chunk(
-    state: &dyn StateReader,
-    codes: &Arc<CodeCache>,
+/// prepares in the same task what validation needs: receipts, and every key each transaction
+/// read or wrote, tagged with its group.
+fn run_chunk<'a>(
+    state: &'a dyn StateReader,
+    codes: &'a Arc<CodeCache>,
     env: &BlockEnv,
     txs: &[ExecTx],
     chunk: &[usize],
-    id: u32,
+    group_of: &[u32],
     hasher: &DefaultHashBuilder,
-) -> Result<ChunkOutput, ExecError> {
+) -> Result<ChunkOutput<'a>, ExecError> {
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
-    let mut runs = Vec::with_capacity(chunk.len());
+    let mut runs: Vec<(usize, Outcome, Replay)> = Vec::with_capacity(chunk.len());
+    let mut keys = Vec::with_capacity(chunk.len() * 6);
+    let mut record_keys = |index: usize, replay: &Replay| {
+        let group = group_of[index];
+        keys.extend(replay.reads().iter().map(|(key, _)| (hasher.hash_one(key), group, false)));
+        keys.extend(
+            written_keys(replay.changes(), replay.reads())
+                .map(|key| (hasher.hash_one(key), group, true)),
+        );
+    };
     {
         let mut vm = evm::block_evm(&mut overlay, env);
         for &index in chunk {
@@ -466,7 +477,9 @@ fn run_chunk(
             {
                 vm.db_mut().apply_changes(&hint.changes).map_err(|e| ExecError::State(e.0))?;
                 let done = Box::new(hint.done.clone());
-                runs.push((index, Ok(done), Replay::Reused(hint.clone())));
+                let replay = Replay::Reused(hint.clone());
+                record_keys(index, &replay);
+                runs.push((index, Ok(done), replay));
                 continue;
             }
             vm.db_mut().start_log();
@@ -489,30 +502,84 @@ fn run_chunk(
                 Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
                 Err(other) => return Err(ExecError::Environment(other.to_string())),
             };
+            record_keys(index, &run.2);
             runs.push(run);
         }
     }
     let beneficiary = StateKey::Account(env.beneficiary);
     let touched_beneficiary =
         overlay.reads().contains(&beneficiary) || overlay.writes().contains(&beneficiary);
-    let writes = overlay.writes();
-    let mut keys: Vec<(u64, u32, bool)> =
-        writes.iter().map(|key| (hasher.hash_one(key), id, true)).collect();
-    keys.extend(
-        overlay
-            .reads()
-            .iter()
-            .filter(|key| !writes.contains(*key))
-            .map(|key| (hasher.hash_one(key), id, false)),
-    );
-    let diff = overlay.into_diff();
-    Ok(ChunkOutput {
-        runs,
-        diff: diff.accounts.into_iter().collect(),
-        codes: diff.codes,
-        keys,
-        touched_beneficiary,
+    Ok(ChunkOutput { runs, overlay, keys, touched_beneficiary })
+}
+
+/// The keys `changes` wrote, given the reads of the same run: an account's own fields where
+/// they differ from what the transaction first saw of them (or it was created or destroyed),
+/// and every slot it stored.
+fn written_keys<'c>(
+    changes: &'c Changes,
+    reads: &'c ReadLog,
+) -> impl Iterator<Item = StateKey> + 'c {
+    changes.iter().flat_map(move |change| {
+        let address = change.address;
+        let seen = reads.iter().find_map(|(key, seen)| match (key, seen) {
+            (StateKey::Account(read), Observed::Account(info)) if *read == address => Some(*info),
+            _ => None,
+        });
+        let account_written = change.created || change.destroyed || seen != Some(change.info);
+        account_written
+            .then_some(StateKey::Account(address))
+            .into_iter()
+            .chain(change.storage.iter().map(move |(slot, _)| StateKey::Slot(address, *slot)))
     })
+}
+
+/// The chunks' state changes and deployed code, merged, after taking back the writes in
+/// `undo` (per chunk). The chunks' diffs are disjoint but for accounts whose slots two chunks
+/// wrote (without either touching the account's own fields).
+fn merged_chunk_diffs(overlays: Vec<Overlay<'_>>, undo: Vec<Vec<StateKey>>) -> StateDiff {
+    let (diffs, codes): (Vec<_>, Vec<_>) = overlays
+        .into_par_iter()
+        .zip(undo)
+        .map(|(mut overlay, undo)| {
+            for key in undo {
+                overlay.revert(key);
+            }
+            let diff = overlay.into_diff();
+            (diff.accounts.into_iter().collect::<Vec<_>>(), diff.codes)
+        })
+        .unzip();
+    // Each chunk's diff is sorted by address: merge them.
+    let accounts = merge_sorted(diffs, |(address, _)| *address);
+    let mut merged: Vec<(Address, AccountDiff)> = Vec::with_capacity(accounts.len());
+    for (address, mut change) in accounts {
+        match merged.last_mut() {
+            // Linear merge of two sorted maps, not one insertion per slot.
+            Some((last, existing)) if *last == address => {
+                existing.storage.append(&mut change.storage);
+            }
+            _ => merged.push((address, change)),
+        }
+    }
+    StateDiff {
+        accounts: merged.into_iter().collect(),
+        codes: codes.into_iter().flatten().collect(),
+    }
+}
+
+/// Adds `other`'s changes to `diff`, where the two share no key: an account in both only had
+/// slots written on each side.
+fn absorb(diff: &mut StateDiff, other: StateDiff) {
+    for (address, mut change) in other.accounts {
+        match diff.accounts.entry(address) {
+            std::collections::btree_map::Entry::Occupied(mut existing) => {
+                existing.get_mut().storage.append(&mut change.storage);
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(change);
+            }
+        }
+    }
+    diff.codes.extend(other.codes);
 }
 
 /// Whether sequential execution's gas check (made before anything else, for every
@@ -530,41 +597,41 @@ fn gas_limit_never_binds(env: &BlockEnv, txs: &[ExecTx], outcomes: &[Outcome]) -
     true
 }
 
-/// Which chunks read or wrote a key another chunk wrote, and every key (hash) the other,
-/// clean chunks touched.
+/// Which groups read or wrote a key another group wrote, and every key (hash) the other,
+/// clean groups touched.
 struct Conflicts {
-    /// Per chunk: whether it conflicts with another.
-    chunks: Vec<bool>,
-    /// (key hash, written) for every key a clean chunk read or wrote (empty when no chunk
+    /// Per group: whether it conflicts with another.
+    groups: Vec<bool>,
+    /// (key hash, written) for every key a clean group read or wrote (empty when no group
     /// conflicts: then it is not needed).
     clean_keys: HashMap<u64, bool>,
 }
 
 impl Conflicts {
-    /// Whether any chunk conflicts (if not, the chunks are independent).
+    /// Whether any group conflicts (if not, the groups are independent).
     fn any(&self) -> bool {
-        self.chunks.contains(&true)
+        self.groups.contains(&true)
     }
 }
 
-/// Finds the conflicting chunks. Sorting the (key hash, chunk, written) entries lines up each
+/// Finds the conflicting groups. Sorting the (key hash, group, written) entries lines up each
 /// key's accesses; a hash collision between two keys can only report a conflict that is not
 /// there (and take a slower path), never hide one.
-fn conflicted_chunks(mut keys: Vec<(u64, u32, bool)>, chunk_count: usize) -> Conflicts {
+fn conflicted_groups(mut keys: Vec<(u64, u32, bool)>, group_count: usize) -> Conflicts {
     keys.par_sort_unstable_by_key(|entry| entry.0);
     let conflicting = |run: &[(u64, u32, bool)]| {
         run.len() > 1 && run.iter().any(|e| e.2) && run.iter().any(|e| e.1 != run[0].1)
     };
     let mut conflicts =
-        Conflicts { chunks: vec![false; chunk_count], clean_keys: HashMap::default() };
+        Conflicts { groups: vec![false; group_count], clean_keys: HashMap::default() };
     if keys.par_chunk_by(|a, b| a.0 == b.0).any(conflicting) {
         for run in keys.chunk_by(|a, b| a.0 == b.0).filter(|run| conflicting(run)) {
             for entry in run {
-                conflicts.chunks[entry.1 as usize] = true;
+                conflicts.groups[entry.1 as usize] = true;
             }
         }
-        for &(hash, chunk, written) in &keys {
-            if !conflicts.chunks[chunk as usize] {
+        for &(hash, group, written) in &keys {
+            if !conflicts.groups[group as usize] {
                 *conflicts.clean_keys.entry(hash).or_default() |= written;
             }
         }
@@ -585,15 +652,14 @@ fn record(out: &mut BlockExecution, index: usize, done: Box<Done>) {
     out.included.push(index);
 }
 
-/// Composes independent chunks: their diffs are disjoint but for accounts whose slots two
-/// chunks wrote (without either touching the account's own fields).
-fn merge_independent(
+/// The block from its transactions' final outcomes (in block order) and the state changes
+/// they made without fees: the fees are credited to the beneficiary.
+fn finish(
     state: &dyn StateReader,
     codes: &Arc<CodeCache>,
     env: &BlockEnv,
     outcomes: Vec<Outcome>,
-    diffs: Vec<Vec<(Address, AccountDiff)>>,
-    new_codes: BTreeMap<B256, Bytes>,
+    mut diff: StateDiff,
 ) -> Result<BlockExecution, ExecError> {
     let mut out = BlockExecution::with_capacity(outcomes.len());
     let mut fees = U256::ZERO;
@@ -606,19 +672,6 @@ fn merge_independent(
             Err(reason) => out.skipped.push(SkippedTx { index, reason }),
         }
     }
-    // Each chunk's diff is sorted by address: merge them.
-    let accounts = merge_sorted(diffs, |(address, _)| *address);
-    let mut merged: Vec<(Address, AccountDiff)> = Vec::with_capacity(accounts.len());
-    for (address, mut change) in accounts {
-        match merged.last_mut() {
-            // Linear merge of two sorted maps, not one insertion per slot.
-            Some((last, existing)) if *last == address => {
-                existing.storage.append(&mut change.storage);
-            }
-            _ => merged.push((address, change)),
-        }
-    }
-    let mut diff = StateDiff { accounts: merged.into_iter().collect(), codes: new_codes };
     if !out.included.is_empty() {
         let mut beneficiary = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
         beneficiary.credit(env.beneficiary, fees).map_err(|e| ExecError::State(e.0))?;
@@ -631,23 +684,24 @@ fn merge_independent(
     Ok(out)
 }
 
-/// Settles the transactions of conflicting chunks (`dirty`, in block order) on one overlay
+/// Settles the transactions of conflicting groups (`dirty`, in block order) on one overlay
 /// over the pre-block state, without fees: each optimistic run whose reads still see the same
 /// values is kept, any other is executed again. Replaces their outcomes in `outcomes`.
 ///
-/// The result composes with the clean chunks' only if the settled transactions touched none
-/// of the keys a clean chunk wrote, wrote none a clean chunk read, and left the beneficiary
-/// alone: then returns their diff and the re-executed indices, else `None`. `clean_keys` are
-/// hashed by `hasher`.
+/// No clean group wrote a key a conflicting group touched, so this overlay holds every value
+/// the optimistic runs read. The result composes with the clean groups' only if the settled
+/// transactions (whose re-runs may take other paths) touched none of the keys a clean group
+/// wrote, wrote none a clean group read, and left the beneficiary alone: then returns their
+/// diff and the re-executed indices, else `None`. `clean_keys` are hashed by `hasher`.
 #[allow(clippy::too_many_arguments)]
-fn repair_chunks(
+fn repair_groups(
     state: &dyn StateReader,
     codes: &Arc<CodeCache>,
     env: &BlockEnv,
     txs: &[ExecTx],
     dirty: &[usize],
     outcomes: &mut [Outcome],
-    replays: &mut [Replay],
+    replays: &[Replay],
     clean_keys: &HashMap<u64, bool>,
     hasher: &DefaultHashBuilder,
 ) -> Result<Option<(StateDiff, Vec<usize>)>, ExecError> {
@@ -659,12 +713,8 @@ fn repair_chunks(
         for &index in dirty {
             let optimistic =
                 std::mem::replace(&mut outcomes[index], Err(SkipReason::GasLimitReached));
-            let replay = std::mem::replace(
-                &mut replays[index],
-                Replay::Ran { changes: Changes::new(), reads: ReadLog::new() },
-            );
             let (outcome, changes, ran_again) =
-                settle(&mut vm, env, &txs[index], optimistic, replay)?;
+                settle(&mut vm, env, &txs[index], optimistic, &replays[index])?;
             if ran_again {
                 reexecuted.push(index);
             }
@@ -689,24 +739,25 @@ fn repair_chunks(
 }
 
 /// Keeps `outcome` if every value its run read is unchanged on `vm`'s state, else executes
-/// `tx` again there. Returns the outcome, its changes (not yet applied) and whether it ran again.
-fn settle(
+/// `tx` again there. Returns the outcome, its changes (not yet applied: the optimistic run's,
+/// borrowed, when it is kept) and whether it ran again.
+fn settle<'r>(
     vm: &mut evm::BlockEvm<'_, '_>,
     env: &BlockEnv,
     tx: &ExecTx,
     outcome: Outcome,
-    replay: Replay,
-) -> Result<(Outcome, Changes, bool), ExecError> {
+    replay: &'r Replay,
+) -> Result<(Outcome, Cow<'r, Changes>, bool), ExecError> {
     if vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))? {
-        return Ok((outcome, replay.into_changes(), false));
+        return Ok((outcome, Cow::Borrowed(replay.changes()), false));
     }
     let spec = evm::spec_id(env.hardfork);
     Ok(match transact_without_reward::<_, EVMError<DbError>>(vm, evm::tx_env(&tx.tx)) {
         Ok((outcome, state)) => {
-            (Ok(Box::new(done(&tx.tx, env, outcome))), changes_of(&state, spec), true)
+            (Ok(Box::new(done(&tx.tx, env, outcome))), Cow::Owned(changes_of(&state, spec)), true)
         }
         Err(EVMError::Transaction(invalid)) => {
-            (Err(evm::skip_reason(&invalid, tx.tx.signer())), Changes::new(), true)
+            (Err(evm::skip_reason(&invalid, tx.tx.signer())), Cow::Owned(Changes::new()), true)
         }
         Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
         Err(other) => return Err(ExecError::Environment(other.to_string())),
@@ -730,7 +781,7 @@ fn validate_in_order(
     let mut reexecuted = Vec::new();
     {
         let mut vm = evm::block_evm(&mut overlay, env);
-        for (index, ((tx, outcome), replay)) in txs.iter().zip(outcomes).zip(replays).enumerate() {
+        for (index, ((tx, outcome), replay)) in txs.iter().zip(outcomes).zip(&replays).enumerate() {
             if out.gas_used + tx.tx.gas_limit() > env.gas_limit {
                 out.skipped.push(SkippedTx { index, reason: SkipReason::GasLimitReached });
                 continue;
@@ -746,8 +797,9 @@ fn validate_in_order(
                     // Sequential execution pays the beneficiary inside the transaction, before
                     // empty touched accounts are removed: fold the fee into the transaction's
                     // own change of the beneficiary when it has one.
-                    match changes.iter_mut().find(|c| c.address == env.beneficiary) {
-                        Some(change) => {
+                    match changes.iter().position(|c| c.address == env.beneficiary) {
+                        Some(at) => {
+                            let change = &mut changes.to_mut()[at];
                             if !change.destroyed {
                                 let mut info = change.info.unwrap_or_default();
                                 info.balance += done.fee;
