@@ -196,29 +196,6 @@ impl<'a> Overlay<'a> {
         Ok(self.accounts.get_mut(&address).expect("inserted above"))
     }
 
-    /// Takes back every write to `key`, as if it had never been made. An account's own fields
-    /// take its entry with them, storage included: that is for a caller that knows every
-    /// transaction that touched the account is being taken back (whoever writes a slot loaded
-    /// the account first). A slot returns to its pre-block value.
-    pub(crate) fn revert(&mut self, key: StateKey) {
-        match key {
-            StateKey::Account(address) => {
-                self.accounts.remove(&address);
-            }
-            StateKey::Slot(address, index) => {
-                let Some(entry) = self.accounts.get_mut(&address) else { return };
-                match entry.storage.get(&index).and_then(|slot| slot.base) {
-                    Some(base) => {
-                        entry.storage.insert(index, Slot { base: Some(base), value: base });
-                    }
-                    None => {
-                        entry.storage.remove(&index);
-                    }
-                }
-            }
-        }
-    }
-
     /// Commits one transaction's changes.
     pub(crate) fn apply_changes(&mut self, changes: &Changes) -> Result<(), DbError> {
         for change in changes {

@@ -46,11 +46,11 @@
 
 use std::sync::Arc;
 
-use std::{borrow::Cow, hash::BuildHasher};
+use std::{borrow::Cow, collections::BTreeMap, hash::BuildHasher};
 
 use alloy::consensus::Transaction as _;
 use alloy_primitives::{
-    Address, U256,
+    Address, B256, Bytes, U256,
     map::{DefaultHashBuilder, HashMap},
 };
 use rayon::prelude::*;
@@ -174,11 +174,13 @@ impl Replay {
 }
 
 /// Everything one chunk produced, computed inside the chunk's own task.
-struct ChunkOutput<'a> {
+struct ChunkOutput {
     /// (transaction index, outcome, replay data), in block order.
     runs: Vec<(usize, Outcome, Replay)>,
-    /// The pre-block state plus the chunk's writes.
-    overlay: Overlay<'a>,
+    /// The chunk's state changes, sorted by address.
+    diff: Vec<(Address, AccountDiff)>,
+    /// Code the chunk deployed.
+    codes: BTreeMap<B256, Bytes>,
     /// (key hash, group, written) for every key each of the chunk's transactions read or wrote.
     keys: Vec<(u64, u32, bool)>,
     /// Whether the chunk read or wrote the beneficiary.
@@ -248,7 +250,7 @@ impl BlockExecutor for ParallelExecutor {
         }
         let partitioned = std::time::Instant::now();
         let hasher = DefaultHashBuilder::default();
-        let outputs: Vec<ChunkOutput<'_>> = chunks
+        let outputs: Vec<ChunkOutput> = chunks
             .par_iter()
             .map(|chunk| run_chunk(state, &self.codes, env, txs, chunk, &group_of, &hasher))
             .collect::<Result<_, _>>()?;
@@ -263,11 +265,13 @@ impl BlockExecutor for ParallelExecutor {
 
         let touched_beneficiary = outputs.iter().any(|o| o.touched_beneficiary);
         let mut keys = Vec::with_capacity(outputs.iter().map(|o| o.keys.len()).sum());
-        let mut overlays = Vec::with_capacity(outputs.len());
+        let mut diffs = Vec::with_capacity(outputs.len());
+        let mut codes = Vec::with_capacity(outputs.len());
         let mut runs = Vec::with_capacity(outputs.len());
         for output in outputs {
             keys.extend(output.keys);
-            overlays.push(output.overlay);
+            diffs.push(output.diff);
+            codes.push(output.codes);
             runs.push(output.runs);
         }
         let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
@@ -277,7 +281,7 @@ impl BlockExecutor for ParallelExecutor {
             Some(conflicted) if !conflicted.any() => {
                 // The replay data is not needed: free it off the critical path.
                 rayon::spawn(move || drop(replays));
-                let diff = merged_chunk_diffs(overlays, vec![Vec::new(); chunk_count]);
+                let diff = merge_diffs(diffs, codes);
                 (finish(state, &self.codes, env, outcomes, diff)?, Vec::new())
             }
             Some(conflicted) => {
@@ -286,7 +290,7 @@ impl BlockExecutor for ParallelExecutor {
                 let mut outcomes = outcomes;
                 // While the conflicting groups are settled on one thread, the clean groups'
                 // changes are gathered on the others: taking the dirty transactions'
-                // optimistic writes back out of their chunks' states leaves exactly those.
+                // optimistic writes back out of their chunks' diffs leaves exactly those.
                 let (repaired, clean) = rayon::join(
                     || {
                         repair_groups(
@@ -308,9 +312,20 @@ impl BlockExecutor for ParallelExecutor {
                             undo[chunk_of_tx[i]]
                                 .extend(written_keys(replay.changes(), replay.reads()));
                         }
-                        merged_chunk_diffs(overlays, undo)
+                        let kept: Vec<_> = diffs
+                            .into_par_iter()
+                            .zip(codes)
+                            .zip(undo)
+                            .map(|((mut diff, mut codes), undo)| {
+                                take_back(state, &mut diff, &mut codes, &undo)?;
+                                Ok((diff, codes))
+                            })
+                            .collect::<Result<_, ExecError>>()?;
+                        let (diffs, codes) = kept.into_iter().unzip();
+                        Ok::<_, ExecError>(merge_diffs(diffs, codes))
                     },
                 );
+                let clean = clean?;
                 rayon::spawn(move || drop(replays));
                 match repaired? {
                     Some((settled, reexecuted)) if gas_limit_never_binds(env, txs, &outcomes) => {
@@ -328,7 +343,7 @@ impl BlockExecutor for ParallelExecutor {
                 }
             }
             None => {
-                drop(overlays);
+                drop(diffs);
                 validate_in_order(state, &self.codes, env, txs, outcomes, replays)?
             }
         };
@@ -447,25 +462,31 @@ fn merge_sorted<T, K: Ord + Copy>(lists: Vec<Vec<T>>, key: impl Fn(&T) -> K) -> 
 /// Runs one chunk's transactions in order on its own overlay, without fee payments, and
 /// prepares in the same task what validation needs: receipts, and every key each transaction
 /// read or wrote, tagged with its group.
-fn run_chunk<'a>(
-    state: &'a dyn StateReader,
-    codes: &'a Arc<CodeCache>,
+fn run_chunk(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
     env: &BlockEnv,
     txs: &[ExecTx],
     chunk: &[usize],
     group_of: &[u32],
     hasher: &DefaultHashBuilder,
-) -> Result<ChunkOutput<'a>, ExecError> {
+) -> Result<ChunkOutput, ExecError> {
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut runs: Vec<(usize, Outcome, Replay)> = Vec::with_capacity(chunk.len());
     let mut keys = Vec::with_capacity(chunk.len() * 6);
+    let mut written = Vec::new();
     let mut record_keys = |index: usize, replay: &Replay| {
         let group = group_of[index];
-        keys.extend(replay.reads().iter().map(|(key, _)| (hasher.hash_one(key), group, false)));
+        written.clear();
+        written.extend(written_keys(replay.changes(), replay.reads()));
+        keys.extend(written.iter().map(|key| (hasher.hash_one(key), group, true)));
         keys.extend(
-            written_keys(replay.changes(), replay.reads())
-                .map(|key| (hasher.hash_one(key), group, true)),
+            replay
+                .reads()
+                .iter()
+                .filter(|(key, _)| !written.contains(key))
+                .map(|(key, _)| (hasher.hash_one(key), group, false)),
         );
     };
     {
@@ -509,7 +530,14 @@ fn run_chunk<'a>(
     let beneficiary = StateKey::Account(env.beneficiary);
     let touched_beneficiary =
         overlay.reads().contains(&beneficiary) || overlay.writes().contains(&beneficiary);
-    Ok(ChunkOutput { runs, overlay, keys, touched_beneficiary })
+    let diff = overlay.into_diff();
+    Ok(ChunkOutput {
+        runs,
+        diff: diff.accounts.into_iter().collect(),
+        codes: diff.codes,
+        keys,
+        touched_beneficiary,
+    })
 }
 
 /// The keys `changes` wrote, given the reads of the same run: an account's own fields where
@@ -533,21 +561,61 @@ fn written_keys<'c>(
     })
 }
 
-/// The chunks' state changes and deployed code, merged, after taking back the writes in
-/// `undo` (per chunk). The chunks' diffs are disjoint but for accounts whose slots two chunks
-/// wrote (without either touching the account's own fields).
-fn merged_chunk_diffs(overlays: Vec<Overlay<'_>>, undo: Vec<Vec<StateKey>>) -> StateDiff {
-    let (diffs, codes): (Vec<_>, Vec<_>) = overlays
-        .into_par_iter()
-        .zip(undo)
-        .map(|(mut overlay, undo)| {
-            for key in undo {
-                overlay.revert(key);
+/// Takes the writes to `keys` back out of one chunk's `diff` (sorted by address) and `codes`,
+/// as if the transactions that made them had not run. An account's own fields take its whole
+/// entry with them: the caller takes back every transaction that touched such an account
+/// (whoever writes a slot loaded the account first). A slot returns to its pre-block value,
+/// and an account left with nothing changed leaves the diff, as from a fresh run.
+fn take_back(
+    state: &dyn StateReader,
+    diff: &mut Vec<(Address, AccountDiff)>,
+    codes: &mut BTreeMap<B256, Bytes>,
+    keys: &[StateKey],
+) -> Result<(), ExecError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut gone = vec![false; diff.len()];
+    let mut emptied = Vec::new();
+    for key in keys {
+        let (StateKey::Account(address) | StateKey::Slot(address, _)) = key;
+        let Ok(at) = diff.binary_search_by_key(address, |(a, _)| *a) else { continue };
+        match key {
+            StateKey::Account(_) => gone[at] = true,
+            StateKey::Slot(_, slot) => {
+                let change = &mut diff[at].1;
+                if change.storage.remove(slot).is_some()
+                    && change.storage.is_empty()
+                    && !change.storage_cleared
+                {
+                    emptied.push(at);
+                }
             }
-            let diff = overlay.into_diff();
-            (diff.accounts.into_iter().collect::<Vec<_>>(), diff.codes)
-        })
-        .unzip();
+        }
+    }
+    for at in emptied {
+        let (address, change) = &diff[at];
+        if change.storage.is_empty() && state.account(*address)? == change.info {
+            gone[at] = true;
+        }
+    }
+    let mut gone = gone.into_iter();
+    diff.retain(|_| !gone.next().unwrap_or(false));
+    if !codes.is_empty() {
+        // Code stays only where an account left in the diff still has it.
+        codes.retain(|hash, _| {
+            diff.iter().any(|(_, c)| c.info.is_some_and(|i| i.code_hash == *hash))
+        });
+    }
+    Ok(())
+}
+
+/// The chunks' state changes and deployed code, merged. The chunks' diffs are disjoint but for
+/// accounts whose slots two chunks wrote (without either touching the account's own fields).
+fn merge_diffs(
+    diffs: Vec<Vec<(Address, AccountDiff)>>,
+    codes: Vec<BTreeMap<B256, Bytes>>,
+) -> StateDiff {
     // Each chunk's diff is sorted by address: merge them.
     let accounts = merge_sorted(diffs, |(address, _)| *address);
     let mut merged: Vec<(Address, AccountDiff)> = Vec::with_capacity(accounts.len());
@@ -823,4 +891,68 @@ fn validate_in_order(
     }
     out.diff = overlay.into_diff();
     Ok((out, reexecuted))
+}
+
+#[cfg(test)]
+mod tests {
+    use revm::primitives::KECCAK_EMPTY;
+
+    use super::*;
+    use crate::state::{AccountInfo, MemoryState};
+
+    const CONTRACT: Address = Address::new([0xc0; 20]);
+    const OTHER: Address = Address::new([0x0b; 20]);
+
+    fn info(balance: u64, code_hash: B256) -> AccountInfo {
+        AccountInfo { nonce: 1, balance: U256::from(balance), code_hash }
+    }
+
+    fn change(info: AccountInfo, slots: &[(u64, u64)]) -> AccountDiff {
+        AccountDiff {
+            info: Some(info),
+            storage_cleared: false,
+            storage: slots.iter().map(|(k, v)| (U256::from(*k), U256::from(*v))).collect(),
+        }
+    }
+
+    #[test]
+    fn taking_back_an_accounts_fields_drops_its_entry_and_orphaned_code() {
+        let code = Bytes::from_static(&[0x60, 0x00]);
+        let hash = alloy_primitives::keccak256(&code);
+        let mut diff = vec![
+            (OTHER, change(info(1, KECCAK_EMPTY), &[])),
+            (CONTRACT, change(info(0, hash), &[(1, 2)])),
+        ];
+        let mut codes = BTreeMap::from([(hash, code)]);
+        take_back(&MemoryState::default(), &mut diff, &mut codes, &[StateKey::Account(CONTRACT)])
+            .unwrap();
+        assert_eq!(diff, vec![(OTHER, change(info(1, KECCAK_EMPTY), &[]))]);
+        assert!(codes.is_empty(), "no account left deploys the code");
+    }
+
+    #[test]
+    fn taking_back_the_only_changed_slot_of_an_unchanged_account_drops_it() {
+        let mut state = MemoryState::default();
+        let hash = state.insert_contract(CONTRACT, Bytes::from_static(&[0x00]), U256::ZERO);
+        let unchanged = info(0, hash);
+        let mut diff = vec![(CONTRACT, change(unchanged, &[(5, 7)]))];
+        let key = StateKey::Slot(CONTRACT, U256::from(5));
+        take_back(&state, &mut diff, &mut BTreeMap::new(), &[key]).unwrap();
+        assert!(diff.is_empty(), "nothing of the contract changed any more");
+    }
+
+    #[test]
+    fn taking_back_a_slot_keeps_the_accounts_other_changes() {
+        let mut state = MemoryState::default();
+        let hash = state.insert_contract(CONTRACT, Bytes::from_static(&[0x00]), U256::ZERO);
+        let funded = info(9, hash);
+        let mut diff = vec![(CONTRACT, change(funded, &[(5, 7), (6, 8)]))];
+        let key = StateKey::Slot(CONTRACT, U256::from(5));
+        take_back(&state, &mut diff, &mut BTreeMap::new(), &[key]).unwrap();
+        assert_eq!(diff, vec![(CONTRACT, change(funded, &[(6, 8)]))]);
+        // Its last changed slot gone, the balance change keeps the account in the diff.
+        let key = StateKey::Slot(CONTRACT, U256::from(6));
+        take_back(&state, &mut diff, &mut BTreeMap::new(), &[key]).unwrap();
+        assert_eq!(diff, vec![(CONTRACT, change(funded, &[]))]);
+    }
 }

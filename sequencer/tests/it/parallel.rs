@@ -498,6 +498,18 @@ fn parallel_matches_sequential_on_create_and_create2_collisions() {
 }
 
 #[test]
+fn parallel_matches_sequential_when_a_repaired_write_restores_a_slot() {
+    // Two groups write the probe's slot 10 (to 8, then back to its pre-block 0) beside
+    // independent transfers: repair must leave the probe out of the diff, as sequential does.
+    let write =
+        |sender, arg| Spec { sender, nonce_skew: 0, kind: 14, arg, value: 0, lists: Lists::None };
+    let mut block = vec![write(0, 8)];
+    block.extend(specs(0, 6, Lists::Correct).into_iter().skip(2));
+    block.push(write(1, 0));
+    check_blocks(&[block], BENEFICIARY, 30_000_000);
+}
+
+#[test]
 fn parallel_matches_sequential_on_reverting_creations() {
     let block: Vec<_> = (0..16)
         .map(|i| Spec {
