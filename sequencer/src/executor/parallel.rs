@@ -23,7 +23,7 @@
 //!    only the conflicting groups' transactions are settled, in block order on one overlay: a
 //!    transaction whose logged reads still see the same values has its recorded changes
 //!    applied; any other is executed again right there. Meanwhile, on the other cores, the
-//!    conflicting transactions' optimistic writes are taken back out of their chunks' states,
+//!    conflicting transactions' optimistic writes are taken back out of their chunks' diffs,
 //!    which leaves the clean groups' changes. The clean groups share no written key with
 //!    anyone, so their results stand, provided the settled transactions (whose re-runs may
 //!    take other paths) touched no key a clean group wrote, wrote no key one read, and left
