@@ -595,7 +595,7 @@ fn take_back(
     }
     for at in emptied {
         let (address, change) = &diff[at];
-        if change.storage.is_empty() && state.account(*address)? == change.info {
+        if state.account(*address)? == change.info {
             gone[at] = true;
         }
     }
@@ -619,12 +619,9 @@ fn merge_diffs(
     // Each chunk's diff is sorted by address: merge them.
     let accounts = merge_sorted(diffs, |(address, _)| *address);
     let mut merged: Vec<(Address, AccountDiff)> = Vec::with_capacity(accounts.len());
-    for (address, mut change) in accounts {
+    for (address, change) in accounts {
         match merged.last_mut() {
-            // Linear merge of two sorted maps, not one insertion per slot.
-            Some((last, existing)) if *last == address => {
-                existing.storage.append(&mut change.storage);
-            }
+            Some((last, existing)) if *last == address => add_slots(existing, change),
             _ => merged.push((address, change)),
         }
     }
@@ -634,13 +631,12 @@ fn merge_diffs(
     }
 }
 
-/// Adds `other`'s changes to `diff`, where the two share no key: an account in both only had
-/// slots written on each side.
+/// Adds `other`'s changes to `diff`, where the two share no key (see [`add_slots`]).
 fn absorb(diff: &mut StateDiff, other: StateDiff) {
-    for (address, mut change) in other.accounts {
+    for (address, change) in other.accounts {
         match diff.accounts.entry(address) {
             std::collections::btree_map::Entry::Occupied(mut existing) => {
-                existing.get_mut().storage.append(&mut change.storage);
+                add_slots(existing.get_mut(), change);
             }
             std::collections::btree_map::Entry::Vacant(slot) => {
                 slot.insert(change);
@@ -648,6 +644,13 @@ fn absorb(diff: &mut StateDiff, other: StateDiff) {
         }
     }
     diff.codes.extend(other.codes);
+}
+
+/// Combines two changes of one account from diffs that share no key: then neither touched the
+/// account's own fields, and each only wrote its own slots. A linear merge of the two sorted
+/// slot maps, not one insertion per slot.
+fn add_slots(existing: &mut AccountDiff, mut other: AccountDiff) {
+    existing.storage.append(&mut other.storage);
 }
 
 /// Whether sequential execution's gas check (made before anything else, for every
