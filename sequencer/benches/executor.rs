@@ -16,10 +16,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use sequencer::{
-    executor::{
-        BlockExecutor, CodeCache, ExecTx, ParallelExecutor, SequentialExecutor, infer_batch,
+    executor::{BlockExecutor, CodeCache, ParallelExecutor, SequentialExecutor, infer_batch},
+    test_utils::{
+        with_hints,
+        workload::{self, AccessLists, Workload, WorkloadConfig},
     },
-    test_utils::workload::{self, AccessLists, Workload, WorkloadConfig},
 };
 
 const TXS: usize = 10_000;
@@ -65,12 +66,7 @@ fn bench_workload(c: &mut Criterion, name: &str, work: &Workload, mode: Mode) {
         if mode == Mode::InferFirst {
             let hints =
                 infer_batch(&state, &codes, &work.env, work.txs.par_iter().map(|tx| &tx.tx));
-            let hinted: Vec<ExecTx> = work
-                .txs
-                .iter()
-                .zip(hints)
-                .map(|(tx, hint)| ExecTx { hint: hint.map(Arc::new), ..tx.clone() })
-                .collect();
+            let hinted = with_hints(&work.txs, hints);
             parallel.execute(&state, &work.env, &hinted).unwrap()
         } else {
             parallel.execute(&state, &work.env, &work.txs).unwrap()

@@ -22,8 +22,8 @@ use std::{
 
 use rayon::prelude::*;
 use sequencer::{
-    executor::{BlockExecutor, ExecTx, ParallelExecutor, SequentialExecutor, infer_batch},
-    test_utils::mainnet::load_blocks,
+    executor::{BlockExecutor, ParallelExecutor, SequentialExecutor, infer_batch},
+    test_utils::{mainnet::load_blocks, with_hints},
 };
 
 /// The allocator the node runs with.
@@ -61,12 +61,7 @@ fn main() {
         let hints =
             infer_batch(&block.state, &codes, &block.env, block.txs.par_iter().map(|tx| &tx.tx));
         let inference = inferring.elapsed();
-        let hinted: Vec<ExecTx> = block
-            .txs
-            .iter()
-            .zip(hints)
-            .map(|(tx, hint)| ExecTx { hint: hint.map(Arc::new), ..tx.clone() })
-            .collect();
+        let hinted = with_hints(&block.txs, hints);
         let (mut seq, mut replay, mut sealing) = (Vec::new(), Vec::new(), Vec::new());
         let (mut replay_stats, mut sealing_stats) = (None, None);
         for _ in 0..RUNS {

@@ -14,6 +14,21 @@ use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 
 use crate::genesis::DEV_ACCOUNTS;
 
+/// `txs` with the txpool's pre-execution results attached, as admission attaches them
+/// (`hints` in the same order, e.g. from [`crate::executor::infer_batch`]).
+pub fn with_hints(
+    txs: &[crate::executor::ExecTx],
+    hints: Vec<Option<crate::executor::Inference>>,
+) -> Vec<crate::executor::ExecTx> {
+    txs.iter()
+        .zip(hints)
+        .map(|(tx, hint)| crate::executor::ExecTx {
+            hint: hint.map(std::sync::Arc::new),
+            ..tx.clone()
+        })
+        .collect()
+}
+
 /// The signer of dev account `i` (0..10).
 ///
 /// # Panics
