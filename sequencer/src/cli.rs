@@ -8,7 +8,7 @@ use sequencer::{
     genesis::Genesis,
     node::{BlockTime, DEFAULT_HTTP_PORT, ExecMode, NodeConfig},
     rpc::RpcConfig,
-    store::{DEFAULT_HISTORY_BLOCKS, StoreConfig},
+    store::{DEFAULT_HISTORY_BLOCKS, DEFAULT_TRIE_CACHE_BYTES, StoreConfig},
     txpool::PoolConfig,
 };
 
@@ -43,6 +43,12 @@ pub(crate) struct Cli {
     /// at a block number); older blocks answer with an error.
     #[arg(long = "state.history", value_name = "BLOCKS", env = "SEQUENCER_STATE_HISTORY", default_value_t = DEFAULT_HISTORY_BLOCKS, help_heading = "Chain")]
     state_history: u64,
+
+    /// Memory, in MiB, for decoded state-trie branches kept between blocks, so that computing
+    /// a block's state root does not read them from the database again. Filled at start-up
+    /// (in the background) and by every block; 0 turns it off.
+    #[arg(long = "state.trie-cache", value_name = "MIB", env = "SEQUENCER_STATE_TRIE_CACHE", default_value_t = DEFAULT_TRIE_CACHE_BYTES >> 20, help_heading = "Chain")]
+    state_trie_cache: usize,
 
     /// Address the JSON-RPC server (HTTP and WebSocket) listens on. The default exposes
     /// nothing beyond this machine; use 0.0.0.0 to serve others.
@@ -233,7 +239,11 @@ impl Cli {
                 ..PoolConfig::default()
             },
             min_fee: self.txpool_min_fee,
-            store: StoreConfig { history_blocks: self.state_history, ..StoreConfig::default() },
+            store: StoreConfig {
+                history_blocks: self.state_history,
+                trie_cache_bytes: self.state_trie_cache.saturating_mul(1 << 20),
+                ..StoreConfig::default()
+            },
             exec: match self.exec {
                 ExecArg::Parallel => ExecMode::Parallel,
                 ExecArg::Sequential => ExecMode::Sequential,

@@ -8,9 +8,9 @@ use std::{
     path::PathBuf,
     sync::{
         Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use alloy_primitives::{Address, B256, Bytes};
@@ -147,7 +147,7 @@ pub(crate) struct L1Heads {
     pub(crate) safe: AtomicU64,
     pub(crate) finalized: AtomicU64,
     /// Whether a batcher reports heights; without one, `safe` and `finalized` follow the head.
-    pub(crate) reported: std::sync::atomic::AtomicBool,
+    pub(crate) reported: AtomicBool,
 }
 
 /// The running node's shared state.
@@ -436,6 +436,9 @@ pub struct NodeHandle {
     server: jsonrpsee::server::ServerHandle,
     producer: tokio::task::JoinHandle<()>,
     feeder: tokio::task::JoinHandle<()>,
+    /// Loads the stored trie into the trie cache after start-up; stopped by `stop_warming`.
+    warming: tokio::task::JoinHandle<()>,
+    stop_warming: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -504,6 +507,8 @@ impl NodeHandle {
     /// Stops the producer and the RPC server and closes the store, waiting for all of them.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        self.stop_warming.store(true, Ordering::Relaxed);
+        let _ = self.warming.await;
         let _ = self.producer.await;
         let _ = self.feeder.await;
         let _ = self.server.stop();
@@ -566,6 +571,11 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         }
         None => (None, None),
     };
+    let stop_warming = Arc::new(AtomicBool::new(false));
+    let warming = tokio::task::spawn_blocking({
+        let (store, stop) = (node.store.clone(), stop_warming.clone());
+        move || warm_trie_cache(&store, &stop)
+    });
     Ok(NodeHandle {
         node,
         rpc_addr,
@@ -575,8 +585,28 @@ pub async fn spawn(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         server,
         producer,
         feeder,
+        warming,
+        stop_warming,
         shutdown,
     })
+}
+
+/// Loads the stored tries into the trie cache, so that the first blocks' state roots do not
+/// read every branch from the database; logs what it loaded.
+fn warm_trie_cache(store: &Store, stop: &AtomicBool) {
+    let started = Instant::now();
+    match store.warm_trie_cache(stop) {
+        Ok(stats) => tracing::info!(
+            target: "sequencer::node",
+            records = stats.records,
+            mib = stats.bytes >> 20,
+            ms = started.elapsed().as_millis() as u64,
+            "trie cache loaded"
+        ),
+        Err(e) => {
+            tracing::warn!(target: "sequencer::node", error = %e, "cannot load the trie cache")
+        }
+    }
 }
 
 /// How often a replica looks for blocks its writer committed.

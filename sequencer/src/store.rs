@@ -24,12 +24,19 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 pub use commit::PreparedState;
 pub use view::{StateView, StorageProof};
 
-use crate::{state::StateDiff, trie::TrieError};
+use crate::{
+    state::StateDiff,
+    trie::{CacheStats, RecordCache, TrieError},
+};
 
 use tables::meta;
 
 /// Default number of recent blocks whose state stays readable.
 pub const DEFAULT_HISTORY_BLOCKS: u64 = 128;
+
+/// Default memory for decoded trie records: the whole account and storage tries of a
+/// 1,000,000-account state (≈ 546,000 records, ≈ 660 MiB) fit.
+pub const DEFAULT_TRIE_CACHE_BYTES: usize = 1 << 30;
 
 /// Store settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +46,9 @@ pub struct StoreConfig {
     pub history_blocks: u64,
     /// redb's page cache size in bytes.
     pub cache_bytes: usize,
+    /// Memory for decoded trie records kept between blocks (see [`crate::trie::RecordCache`]);
+    /// zero reads every record from redb.
+    pub trie_cache_bytes: usize,
     /// Let read-only replicas in other processes open the datadir while this store writes it
     /// ([`Store::open_read_only`]). Costs a file-lock call per read transaction, so only the
     /// derivation tool's replica datadir turns it on.
@@ -50,6 +60,7 @@ impl Default for StoreConfig {
         Self {
             history_blocks: DEFAULT_HISTORY_BLOCKS,
             cache_bytes: 512 << 20,
+            trie_cache_bytes: DEFAULT_TRIE_CACHE_BYTES,
             shared_with_readers: false,
         }
     }
@@ -211,6 +222,9 @@ pub struct Store {
     config: StoreConfig,
     /// The newest committed header; readers never look past it.
     head: RwLock<Arc<(Header, B256)>>,
+    /// Decoded trie records shared by every view: filled by commits, reads at the head and
+    /// [`Store::warm_trie_cache`].
+    trie_cache: Arc<RecordCache>,
 }
 
 impl Store {
@@ -337,7 +351,8 @@ impl Store {
                 (genesis.header.clone(), genesis.hash)
             }
         };
-        Ok(Self { db, config, head: RwLock::new(Arc::new((header, hash))) })
+        let trie_cache = Arc::new(RecordCache::new(config.trie_cache_bytes));
+        Ok(Self { db, config, head: RwLock::new(Arc::new((header, hash))), trie_cache })
     }
 
     /// The store settings.
@@ -428,7 +443,7 @@ impl Store {
     pub fn latest(&self) -> Result<StateView, StoreError> {
         let head = self.head_number();
         let txn = self.db.begin_read()?;
-        StateView::open(&txn, head, head)
+        StateView::open(&txn, head, head, self.trie_cache.clone())
     }
 
     /// A view of the state after block `number`, if it is within the kept history.
@@ -442,7 +457,7 @@ impl Store {
         if number > head || number < oldest {
             return Err(StoreError::StateUnavailable { block: number, oldest, head });
         }
-        StateView::open(&txn, number, head)
+        StateView::open(&txn, number, head, self.trie_cache.clone())
     }
 
     /// The oldest block whose state is still readable.
@@ -502,7 +517,29 @@ impl Store {
         }
         txn.commit()?;
         *self.head.write() = Arc::new((block.header.clone(), block.hash));
+        commit::cache_records(&self.trie_cache, state);
         Ok(())
+    }
+
+    /// Loads the stored trie records into the trie cache until it is full (account trie
+    /// first) or `cancel` is set, so that the first blocks after start-up do not read them one
+    /// by one; the node runs it on a thread of its own. Records that blocks have cached
+    /// meanwhile are kept.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds a corrupt record.
+    pub fn warm_trie_cache(
+        &self,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<CacheStats, StoreError> {
+        let txn = self.db.begin_read()?;
+        commit::warm_cache(&self.trie_cache, &txn, cancel)?;
+        Ok(self.trie_cache.stats())
+    }
+
+    /// What the trie cache holds and how often it answered.
+    pub fn trie_cache_stats(&self) -> CacheStats {
+        self.trie_cache.stats()
     }
 
     /// Bytes stored per table (keys, values and b-tree metadata), for capacity planning.
@@ -676,7 +713,7 @@ impl GenesisBlock {
             txn.open_table(tables::CANONICAL)?;
             txn.commit()?;
         }
-        let empty = StateView::open(&scratch.begin_read()?, 0, 0)?;
+        let empty = StateView::open(&scratch.begin_read()?, 0, 0, Arc::new(RecordCache::new(0)))?;
         let prepared = commit::prepare(&empty, &genesis.state_diff())?;
         let header = crate::chain::genesis_header(genesis, prepared.state_root);
         let hash = header.hash_slow();

@@ -8,14 +8,18 @@
 //! After a block, [`update`] walks only the paths of the changed keys, reuses every stored
 //! hash beside them, and returns the new root plus the records to write. That makes the cost of
 //! a block's state root proportional to what the block touched, not to the size of the state.
-//! [`proof`] produces EIP-1186 proofs from the same records.
+//! [`proof`] produces EIP-1186 proofs from the same records. A [`RecordCache`] keeps decoded
+//! records between blocks; it is checked against the reference the parent holds, so it never
+//! needs invalidating.
 //!
 //! Architecture invariant: the records of a trie and the flat values of its keys are always
 //! written in the same store transaction, so a reader never sees one without the other.
 
+mod cache;
 mod record;
 mod update;
 
+pub use cache::{CacheStats, RecordCache};
 pub use record::{ChildRef, Record, decode_root, encode_root};
 
 use alloy_primitives::{B256, Bytes};
@@ -39,7 +43,16 @@ pub struct TrieUpdate {
     /// What now stands at the root.
     pub root: ChildRef,
     /// Records to store at their paths; `None` removes the record at that path.
-    pub records: Vec<(Nibbles, Option<Box<Record>>)>,
+    pub records: Vec<(Nibbles, Option<NodeRecord>)>,
+}
+
+/// A record with the reference its parent holds to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// The node's hash, or its RLP when shorter than 32 bytes (see [`Record::node_ref`]).
+    pub node: RlpNode,
+    /// The record. Boxed: a record is over a kilobyte, and these move between maps and threads.
+    pub record: Box<Record>,
 }
 
 /// Errors of trie reads and updates.
@@ -71,11 +84,17 @@ pub enum TrieError {
 
 /// Read access to stored records and leaf values: the seam between the trie and the store.
 pub trait TrieReader: Sync {
-    /// The record stored at `path` of trie `trie`, if any.
+    /// The record stored at `path` of trie `trie`, if any. `node` is the reference the parent
+    /// holds to it, which identifies it: a reader may use it to serve the record from a cache.
     ///
     /// # Errors
     /// When the store fails or holds corrupt bytes.
-    fn record(&self, trie: TrieId, path: &Nibbles) -> Result<Option<Box<Record>>, TrieError>;
+    fn record(
+        &self,
+        trie: TrieId,
+        path: &Nibbles,
+        node: &RlpNode,
+    ) -> Result<Option<Box<Record>>, TrieError>;
 
     /// The leaf value of `key` in trie `trie` (the flat state entry), if any.
     ///
@@ -135,8 +154,9 @@ pub fn proof<R: TrieReader + ?Sized>(
                 break;
             }
             ChildRef::Node(node) => {
-                let record =
-                    reader.record(trie, &path)?.ok_or(TrieError::MissingRecord { trie, path })?;
+                let record = reader
+                    .record(trie, &path, &node)?
+                    .ok_or(TrieError::MissingRecord { trie, path })?;
                 record.branch_rlp(&mut buf);
                 let branch_rlp = buf.clone();
                 let branch_ref = RlpNode::from_rlp(&branch_rlp);
@@ -207,7 +227,7 @@ mod memory {
             let update = update(self, TrieId::Accounts, &self.root, &changes).expect("consistent");
             for (path, record) in update.records {
                 match record {
-                    Some(record) => self.records.insert(path, *record),
+                    Some(written) => self.records.insert(path, *written.record),
                     None => self.records.remove(&path),
                 };
             }
@@ -243,7 +263,12 @@ mod memory {
     }
 
     impl TrieReader for MemoryTrie {
-        fn record(&self, _: TrieId, path: &Nibbles) -> Result<Option<Box<Record>>, TrieError> {
+        fn record(
+            &self,
+            _: TrieId,
+            path: &Nibbles,
+            _: &RlpNode,
+        ) -> Result<Option<Box<Record>>, TrieError> {
             Ok(self.records.get(path).cloned().map(Box::new))
         }
 

@@ -5,12 +5,15 @@
 //! then the account trie (itself parallel across subtries). [`apply`] writes the result inside
 //! the block's write transaction, recording each key's previous value as history.
 
-use std::collections::HashSet;
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use alloy_primitives::{B256, Bytes, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use rayon::prelude::*;
-use redb::{ReadableTable, Table, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use super::{
     StateView, StoreError, codec,
@@ -18,7 +21,7 @@ use super::{
 };
 use crate::{
     state::StateDiff,
-    trie::{self, Change, ChildRef, TrieId, TrieUpdate},
+    trie::{self, Change, ChildRef, Record, RecordCache, TrieId, TrieUpdate},
 };
 
 /// A block's state changes, resolved to hashed keys, new trie records and the state root.
@@ -208,7 +211,7 @@ pub(super) fn apply(
     for (owner, update) in &prepared.storage_tries {
         for (path, record) in &update.records {
             let key = tables::storage_trie_key(owner, &tables::path_key(path));
-            let bytes = record.as_deref().map(trie::Record::encode);
+            let bytes = record.as_ref().map(|written| written.record.encode());
             writer.put(&mut storage_trie, Kind::StorageTrie, &key, bytes.as_deref())?;
         }
         let root_key = tables::storage_trie_key(owner, &tables::ROOT_PATH_KEY);
@@ -219,7 +222,7 @@ pub(super) fn apply(
         writer.put(&mut accounts, Kind::Account, hashed.as_slice(), value.as_deref())?;
     }
     for (path, record) in &prepared.account_trie.records {
-        let bytes = record.as_deref().map(trie::Record::encode);
+        let bytes = record.as_ref().map(|written| written.record.encode());
         writer.put(
             &mut account_trie,
             Kind::AccountTrie,
@@ -237,6 +240,65 @@ pub(super) fn apply(
     if writer.record_history {
         let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
         by_block.insert(block, writer.touched.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Puts the trie records a committed block wrote into `cache`, and drops the ones it deleted.
+/// (The records of a wiped storage trie stay until evicted: no reference leads to them any
+/// more, so they are never served.)
+pub(super) fn cache_records(cache: &RecordCache, prepared: &PreparedState) {
+    let tries = prepared
+        .storage_tries
+        .iter()
+        .map(|(owner, update)| (TrieId::Storage(*owner), update))
+        .chain([(TrieId::Accounts, &prepared.account_trie)]);
+    for (trie, update) in tries {
+        for (path, written) in &update.records {
+            match written {
+                Some(written) => {
+                    cache.insert(trie, *path, written.node.clone(), written.record.clone());
+                }
+                None => cache.remove(trie, path),
+            }
+        }
+    }
+}
+
+/// Offers every stored record to `cache`, account trie first, until the cache is full or
+/// `cancel` is set.
+pub(super) fn warm_cache(
+    cache: &RecordCache,
+    txn: &ReadTransaction,
+    cancel: &AtomicBool,
+) -> Result<(), StoreError> {
+    let mut buf = Vec::with_capacity(600);
+    let mut offer = |trie: TrieId, path_key: &[u8], bytes: &[u8]| {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let Some(path) = tables::path_from_key(path_key) else {
+            return Ok(true); // the root pseudo-path: a reference, not a record
+        };
+        let record = Record::decode(bytes)?;
+        let node = record.node_ref(&mut buf);
+        Ok::<_, StoreError>(cache.offer(trie, path, node, record))
+    };
+    for entry in txn.open_table(tables::ACCOUNT_TRIE)?.iter()? {
+        let (key, value) = entry?;
+        if !offer(TrieId::Accounts, key.value(), value.value())? {
+            return Ok(());
+        }
+    }
+    for entry in txn.open_table(tables::STORAGE_TRIE)?.iter()? {
+        let (key, value) = entry?;
+        let (owner, path_key) = key.value().split_at_checked(32).ok_or(StoreError::Corrupt {
+            what: "storage trie",
+            reason: "key shorter than an owner".into(),
+        })?;
+        if !offer(TrieId::Storage(B256::from_slice(owner)), path_key, value.value())? {
+            return Ok(());
+        }
     }
     Ok(())
 }

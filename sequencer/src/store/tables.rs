@@ -98,6 +98,19 @@ pub(crate) fn path_key(path: &Nibbles) -> [u8; PATH_KEY_LEN] {
     key
 }
 
+/// The nibble path a [`path_key`] encodes; `None` for bytes no path encodes to (the root
+/// pseudo-path among them).
+pub(crate) fn path_from_key(key: &[u8]) -> Option<Nibbles> {
+    let (packed, len) = key.split_at_checked(32)?;
+    let &[len] = len else { return None };
+    if len > 64 {
+        return None;
+    }
+    let mut path = Nibbles::unpack(packed);
+    path.truncate(usize::from(len));
+    Some(path)
+}
+
 /// keccak(address) ‖ keccak(slot).
 pub(crate) fn storage_key(hashed_address: &B256, hashed_slot: &B256) -> [u8; 64] {
     let mut key = [0u8; 64];

@@ -4,8 +4,10 @@
 //! for the oldest history entry written after that block: the value a key had before its first
 //! later change is its value at the viewed block.
 
+use std::sync::Arc;
+
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_trie::{EMPTY_ROOT_HASH, Nibbles};
+use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, nodes::RlpNode};
 use redb::{ReadOnlyTable, ReadTransaction};
 
 use super::{
@@ -14,7 +16,7 @@ use super::{
 };
 use crate::{
     state::{AccountInfo, StateError, StateReader},
-    trie::{self, ChildRef, Record, TrieError, TrieId, TrieReader},
+    trie::{self, ChildRef, Record, RecordCache, TrieError, TrieId, TrieReader},
 };
 
 type BytesTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
@@ -34,10 +36,16 @@ pub struct StateView {
     canonical: ReadOnlyTable<u64, &'static [u8]>,
     block: u64,
     head: u64,
+    trie_cache: Arc<RecordCache>,
 }
 
 impl StateView {
-    pub(super) fn open(txn: &ReadTransaction, block: u64, head: u64) -> Result<Self, StoreError> {
+    pub(super) fn open(
+        txn: &ReadTransaction,
+        block: u64,
+        head: u64,
+        trie_cache: Arc<RecordCache>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             accounts: txn.open_table(tables::ACCOUNTS)?,
             storage: txn.open_table(tables::STORAGE)?,
@@ -48,6 +56,7 @@ impl StateView {
             canonical: txn.open_table(tables::CANONICAL)?,
             block,
             head,
+            trie_cache,
         })
     }
 
@@ -171,7 +180,15 @@ impl StateReader for StateView {
 }
 
 impl TrieReader for StateView {
-    fn record(&self, trie: TrieId, path: &Nibbles) -> Result<Option<Box<Record>>, TrieError> {
+    fn record(
+        &self,
+        trie: TrieId,
+        path: &Nibbles,
+        node: &RlpNode,
+    ) -> Result<Option<Box<Record>>, TrieError> {
+        if let Some(record) = self.trie_cache.get(trie, path, node) {
+            return Ok(Some(record));
+        }
         let path_key = tables::path_key(path);
         // Decoded straight from the stored bytes: no copy of the record on the way.
         let record = match trie {
@@ -185,8 +202,15 @@ impl TrieReader for StateView {
                 Record::decode,
             ),
         }
-        .map_err(|e| TrieError::Store(e.to_string()))?;
-        record.transpose()
+        .map_err(|e| TrieError::Store(e.to_string()))?
+        .transpose()?;
+        // Keep what the head's trie holds; an older view's records would only displace them.
+        if let Some(record) = &record
+            && self.block == self.head
+        {
+            self.trie_cache.insert(trie, *path, node.clone(), record.clone());
+        }
+        Ok(record)
     }
 
     fn leaf_value(&self, trie: TrieId, key: &B256) -> Result<Option<Vec<u8>>, TrieError> {

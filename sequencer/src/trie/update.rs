@@ -6,10 +6,10 @@
 //! changes are processed in parallel (rayon), each with its own write set.
 
 use alloy_primitives::{B256, map::HashMap};
-use alloy_trie::Nibbles;
+use alloy_trie::{Nibbles, nodes::RlpNode};
 use rayon::prelude::*;
 
-use super::{Change, ChildRef, Record, TrieError, TrieId, TrieReader, TrieUpdate};
+use super::{Change, ChildRef, NodeRecord, Record, TrieError, TrieId, TrieReader, TrieUpdate};
 
 /// Below this many changes a subtree is processed on the current thread.
 const PARALLEL_MIN_CHANGES: usize = 512;
@@ -34,9 +34,8 @@ struct Updater<'a, R: ?Sized> {
     id: TrieId,
     /// Every change of this update, for looking up new leaf values.
     all_changes: &'a [Change],
-    /// Records written (`Some`) or deleted (`None`) by this walk, by path. Boxed: a record
-    /// is over a kilobyte, and these move between maps and threads.
-    writes: HashMap<Nibbles, Option<Box<Record>>>,
+    /// Records written (`Some`) or deleted (`None`) by this walk, by path.
+    writes: HashMap<Nibbles, Option<NodeRecord>>,
     buf: Vec<u8>,
 }
 
@@ -75,8 +74,8 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                 }
                 self.build(path, &entries)
             }
-            ChildRef::Node(_) => {
-                let record = self.load(&path)?;
+            ChildRef::Node(node) => {
+                let record = self.load(&path, &node)?;
                 self.update_record(path, record, changes)
             }
         }
@@ -105,7 +104,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
             let lower = Box::new(Record { ext: record.ext.slice(split + 1..), children });
             let lower_path = path.join(&record.ext.slice(..split + 1));
             let lower_ref = lower.node_ref(&mut self.buf);
-            self.writes.insert(lower_path, Some(lower));
+            self.write(lower_path, lower_ref.clone(), lower);
             let mut upper =
                 Box::new(Record { ext: record.ext.slice(..split), ..Default::default() });
             upper.children[record.ext.get_unchecked(split) as usize] = ChildRef::Node(lower_ref);
@@ -154,7 +153,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
             (Some((nibble, child)), None) => (nibble as u8, child.clone()),
             (Some(_), Some(_)) => {
                 let node = record.node_ref(&mut self.buf);
-                self.writes.insert(path, Some(record));
+                self.write(path, node.clone(), record);
                 return Ok(ChildRef::Node(node));
             }
         };
@@ -164,17 +163,17 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                 let value = self.leaf_value(&key)?;
                 Ok(ChildRef::leaf(key, path.len(), &value, &mut self.buf))
             }
-            (nibble, ChildRef::Node(_)) => {
+            (nibble, ChildRef::Node(node)) => {
                 let mut child_path = path.join(&record.ext);
                 child_path.push(nibble);
-                let child = self.load(&child_path)?;
+                let child = self.load(&child_path, &node)?;
                 self.writes.insert(child_path, None);
                 let mut ext = record.ext;
                 ext.push(nibble);
                 let merged =
                     Box::new(Record { ext: ext.join(&child.ext), children: child.children });
                 let node = merged.node_ref(&mut self.buf);
-                self.writes.insert(path, Some(merged));
+                self.write(path, node.clone(), merged);
                 Ok(ChildRef::Node(node))
             }
             (_, ChildRef::Empty) => unreachable!("filtered out above"),
@@ -209,20 +208,26 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                     start = end;
                 }
                 let node = record.node_ref(&mut self.buf);
-                self.writes.insert(path, Some(record));
+                self.write(path, node.clone(), record);
                 Ok(ChildRef::Node(node))
             }
         }
     }
 
-    /// The record at `path`, as this walk left it or as stored.
-    fn load(&self, path: &Nibbles) -> Result<Box<Record>, TrieError> {
+    /// Records that `record`, referred to by `node`, now stands at `path`.
+    fn write(&mut self, path: Nibbles, node: RlpNode, record: Box<Record>) {
+        self.writes.insert(path, Some(NodeRecord { node, record }));
+    }
+
+    /// The record at `path`, which its parent refers to by `node`: as this walk left it, or
+    /// as stored.
+    fn load(&self, path: &Nibbles, node: &RlpNode) -> Result<Box<Record>, TrieError> {
         match self.writes.get(path) {
-            Some(Some(record)) => Ok(record.clone()),
+            Some(Some(written)) => Ok(written.record.clone()),
             Some(None) => Err(TrieError::MissingRecord { trie: self.id, path: *path }),
             None => self
                 .reader
-                .record(self.id, path)?
+                .record(self.id, path, node)?
                 .ok_or(TrieError::MissingRecord { trie: self.id, path: *path }),
         }
     }

@@ -175,6 +175,65 @@ proptest! {
     }
 }
 
+/// Trie caches of three sizes: the default, one so small that every block evicts, none.
+fn cache_configs() -> [StoreConfig; 3] {
+    [
+        StoreConfig::default(),
+        StoreConfig { trie_cache_bytes: 100 << 10, ..StoreConfig::default() },
+        StoreConfig { trie_cache_bytes: 0, ..StoreConfig::default() },
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, rng_seed: RngSeed::Fixed(0xca5e), ..ProptestConfig::default() })]
+
+    /// Blocks, an unwind to an earlier block, and other blocks on top of it: every root equals
+    /// the from-scratch root, whatever the trie cache holds from the unwound blocks or has
+    /// evicted, and proofs at the head verify.
+    #[test]
+    fn roots_stay_right_through_unwinds_and_cache_evictions(
+        first in prop::collection::vec(prop::collection::vec((0usize..40, change()), 1..20), 1..6),
+        then in prop::collection::vec(prop::collection::vec((0usize..40, change()), 1..20), 1..6),
+        back in 0usize..6,
+    ) {
+        let addresses: Vec<Address> = (0..40u8).map(|i| Address::repeat_byte(i + 1)).collect();
+        let genesis = genesis(&addresses[..20]);
+        let block = GenesisBlock::new(&genesis).unwrap();
+        let distinct = |block: &[(usize, Change)]| {
+            let mut seen = std::collections::HashSet::new();
+            block
+                .iter()
+                .filter(|(i, _)| seen.insert(*i))
+                .map(|(i, c)| (addresses[*i], c.clone()))
+                .collect::<Vec<_>>()
+        };
+        for config in cache_configs() {
+            let store = Store::in_memory(&block, config.clone()).unwrap();
+            let mut states = vec![memory_of(&genesis)];
+            for changes in &first {
+                let mut state = states.last().unwrap().clone();
+                let diff = diff_of(&mut state, &distinct(changes));
+                prop_assert_eq!(commit(&store, &diff), root_from_scratch(&state));
+                states.push(state);
+            }
+            let target = back.min(states.len() - 1);
+            store.unwind_to(target as u64).unwrap();
+            let mut state = states[target].clone();
+            prop_assert_eq!(store.head().0.state_root, root_from_scratch(&state));
+            for changes in &then {
+                let diff = diff_of(&mut state, &distinct(changes));
+                let root = commit(&store, &diff);
+                prop_assert_eq!(root, root_from_scratch(&state), "cache {}", config.trie_cache_bytes);
+            }
+            let view = store.latest().unwrap();
+            let root = store.head().0.state_root;
+            for address in [addresses[0], addresses[3], addresses[25], Address::repeat_byte(0xee)] {
+                assert_proofs_verify(&view, root, &state, address, &[U256::ZERO, U256::from(2)]);
+            }
+        }
+    }
+}
+
 /// Account and storage proofs of `view` verify against `root` with alloy-trie's verifier.
 fn assert_proofs_verify(
     view: &StateView,
@@ -276,6 +335,9 @@ fn reopened_store_keeps_a_root_that_matches_its_state() {
     };
     let store = Store::open(dir.path(), &block, StoreConfig::default()).unwrap();
     assert_eq!(store.head().0.state_root, root);
+    // Start-up loads the stored tries into the trie cache, as the node does.
+    let loaded = store.warm_trie_cache(&std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert!(loaded.records > 0, "{loaded:?}");
     assert_eq!(root, root_from_scratch(&state));
     // The stored tries keep working from where they were.
     let diff =
