@@ -201,8 +201,9 @@ pub struct ExecStats {
     pub groups: usize,
     /// Transactions in the largest group.
     pub largest_group: usize,
-    /// Conflicts found by validation and repaired: transactions whose optimistic run read a
-    /// value another group changed.
+    /// Conflicts found by validation and repaired: groups that read or wrote a key another
+    /// group wrote (or, where validation goes transaction by transaction because the gas
+    /// limit or the beneficiary is involved, transactions that read a stale value).
     pub conflicts: usize,
     /// Transactions executed again because of conflicts.
     pub reexecuted: usize,

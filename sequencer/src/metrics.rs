@@ -142,7 +142,7 @@ impl Metrics {
         metric(
             "sequencer_exec_conflicts_total",
             "counter",
-            "Conflicts found by validation and repaired.",
+            "Conflicting groups (or stale transactions) found by validation and repaired.",
             get(&self.exec_conflicts_total).to_string(),
         );
         metric(

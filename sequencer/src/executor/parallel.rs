@@ -277,14 +277,17 @@ impl BlockExecutor for ParallelExecutor {
         let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
         let conflicted = (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes))
             .then(|| conflicted_groups(keys, group_count));
-        let (out, reexecuted) = match conflicted {
+        // Transactions run again, and the conflicts that made them: conflicting groups, or,
+        // when validation goes transaction by transaction, transactions that read a stale value.
+        let (out, reexecuted, conflicts) = match conflicted {
             Some(conflicted) if !conflicted.any() => {
                 // The replay data is not needed: free it off the critical path.
                 rayon::spawn(move || drop(replays));
                 let diff = merge_diffs(diffs, codes);
-                (finish(state, &self.codes, env, outcomes, diff)?, Vec::new())
+                (finish(state, &self.codes, env, outcomes, diff)?, Vec::new(), 0)
             }
             Some(conflicted) => {
+                let conflicting_groups = conflicted.count();
                 let dirty: Vec<usize> =
                     (0..txs.len()).filter(|&i| conflicted.groups[group_of[i] as usize]).collect();
                 let mut outcomes = outcomes;
@@ -331,23 +334,27 @@ impl BlockExecutor for ParallelExecutor {
                     Some((settled, reexecuted)) if gas_limit_never_binds(env, txs, &outcomes) => {
                         let mut diff = clean;
                         absorb(&mut diff, settled);
-                        (finish(state, &self.codes, env, outcomes, diff)?, reexecuted)
+                        let out = finish(state, &self.codes, env, outcomes, diff)?;
+                        (out, reexecuted, conflicting_groups)
                     }
                     // A repaired transaction reached into a clean group's keys or the
                     // beneficiary, or the gas limit now binds: run the block in order.
                     _ => {
                         let out = sequential::execute_in_order(state, &self.codes, env, txs)?;
                         stats.sequential_fallback = true;
-                        (out, dirty)
+                        (out, dirty, conflicting_groups)
                     }
                 }
             }
             None => {
                 drop(diffs);
-                validate_in_order(state, &self.codes, env, txs, outcomes, replays)?
+                let (out, reexecuted) =
+                    validate_in_order(state, &self.codes, env, txs, outcomes, replays)?;
+                let stale = reexecuted.len();
+                (out, reexecuted, stale)
             }
         };
-        stats.conflicts = reexecuted.len();
+        stats.conflicts = conflicts;
         stats.reexecuted = reexecuted.len();
         // Learn which contracts' callers conflict, to group them in the next blocks.
         let contracts = reexecuted.into_iter().filter_map(|i| {
@@ -682,6 +689,11 @@ impl Conflicts {
     /// Whether any group conflicts (if not, the groups are independent).
     fn any(&self) -> bool {
         self.groups.contains(&true)
+    }
+
+    /// How many groups conflict.
+    fn count(&self) -> usize {
+        self.groups.iter().filter(|&&conflicting| conflicting).count()
     }
 }
 
