@@ -257,7 +257,7 @@ pub(super) fn cache_records(cache: &RecordCache, prepared: &PreparedState) {
         for (path, written) in &update.records {
             match written {
                 Some(written) => {
-                    cache.insert(trie, *path, written.node.clone(), written.record.clone());
+                    cache.insert(trie, *path, written.node.clone(), &written.record);
                 }
                 None => cache.remove(trie, path),
             }
@@ -282,7 +282,7 @@ pub(super) fn warm_cache(
         };
         let record = Record::decode(bytes)?;
         let node = record.node_ref(&mut buf);
-        Ok::<_, StoreError>(cache.offer(trie, path, node, record))
+        Ok::<_, StoreError>(cache.offer(trie, path, node, &record))
     };
     for entry in txn.open_table(tables::ACCOUNT_TRIE)?.iter()? {
         let (key, value) = entry?;

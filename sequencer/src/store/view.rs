@@ -208,7 +208,7 @@ impl TrieReader for StateView {
         if let Some(record) = &record
             && self.block == self.head
         {
-            self.trie_cache.insert(trie, *path, node.clone(), record.clone());
+            self.trie_cache.insert(trie, *path, node.clone(), record);
         }
         Ok(record)
     }

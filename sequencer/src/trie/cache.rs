@@ -150,9 +150,9 @@ impl RecordCache {
         found
     }
 
-    /// Stores `record`, which `node` refers to, at `path` of `trie`, replacing what was there;
-    /// evicts the oldest entries of its shard when full.
-    pub fn insert(&self, trie: TrieId, path: Nibbles, node: RlpNode, record: Box<Record>) {
+    /// Stores a copy of `record`, which `node` refers to, at `path` of `trie`, replacing what
+    /// was there; evicts the oldest entries of its shard when full.
+    pub fn insert(&self, trie: TrieId, path: Nibbles, node: RlpNode, record: &Record) {
         if self.per_shard == 0 {
             return;
         }
@@ -165,10 +165,10 @@ impl RecordCache {
         }
     }
 
-    /// Stores `record` unless its shard is full or already holds an entry at this path;
-    /// returns false when the shard was full. For warming the cache without displacing what
-    /// blocks have put there.
-    pub fn offer(&self, trie: TrieId, path: Nibbles, node: RlpNode, record: Box<Record>) -> bool {
+    /// Stores a copy of `record` unless its shard is full or already holds an entry at this
+    /// path; returns false when the shard was full. For warming the cache without displacing
+    /// what blocks have put there.
+    pub fn offer(&self, trie: TrieId, path: Nibbles, node: RlpNode, record: &Record) -> bool {
         let key = (trie, path);
         let (hash, shard) = self.locate(&key);
         let mut state = shard.state.write();
@@ -205,10 +205,10 @@ impl RecordCache {
 }
 
 impl ShardState {
-    fn put(&mut self, hash: u64, key: Key, node: RlpNode, record: Box<Record>) {
+    fn put(&mut self, hash: u64, key: Key, node: RlpNode, record: &Record) {
         let serial = self.next_serial;
         self.next_serial += 1;
-        self.entries.insert(hash, Box::new(Entry { key, node, serial, record: *record }));
+        self.entries.insert(hash, Box::new(Entry { key, node, serial, record: record.clone() }));
         self.order.push_back((hash, serial));
         // Re-inserted keys leave dead positions behind; drop them before they outnumber the
         // live ones, so the queue stays proportional to the entries.
@@ -254,7 +254,7 @@ mod tests {
         let cache = RecordCache::new(1 << 20);
         let (node, rec) = record(1);
         let (other_node, _) = record(2);
-        cache.insert(TrieId::Accounts, path(1), node.clone(), rec.clone());
+        cache.insert(TrieId::Accounts, path(1), node.clone(), &rec);
         assert_eq!(cache.get(TrieId::Accounts, &path(1), &node), Some(rec));
         assert_eq!(cache.get(TrieId::Accounts, &path(1), &other_node), None, "stale reference");
         assert_eq!(cache.get(TrieId::Accounts, &path(2), &node), None, "other path");
@@ -269,13 +269,13 @@ mod tests {
         let cache = RecordCache::new(1 << 20);
         let (first, rec1) = record(1);
         let (second, rec2) = record(2);
-        cache.insert(TrieId::Accounts, path(1), first.clone(), rec1);
-        cache.insert(TrieId::Accounts, path(1), second.clone(), rec2.clone());
+        cache.insert(TrieId::Accounts, path(1), first.clone(), &rec1);
+        cache.insert(TrieId::Accounts, path(1), second.clone(), &rec2);
         assert_eq!(cache.get(TrieId::Accounts, &path(1), &first), None);
         assert_eq!(cache.get(TrieId::Accounts, &path(1), &second), Some(rec2.clone()));
         // Warming does not displace what is there.
         let (third, rec3) = record(3);
-        assert!(cache.offer(TrieId::Accounts, path(1), third, rec3));
+        assert!(cache.offer(TrieId::Accounts, path(1), third, &rec3));
         assert_eq!(cache.get(TrieId::Accounts, &path(1), &second), Some(rec2));
         cache.remove(TrieId::Accounts, &path(1));
         assert_eq!(cache.stats().records, 0);
@@ -288,7 +288,7 @@ mod tests {
         let (node, rec) = record(5);
         for round in 0..3 {
             for i in 0..2_000 {
-                cache.insert(TrieId::Accounts, path(i), node.clone(), rec.clone());
+                cache.insert(TrieId::Accounts, path(i), node.clone(), &rec);
             }
             let stats = cache.stats();
             assert!(stats.records <= per_shard * SHARDS, "round {round}: {stats:?}");
@@ -300,15 +300,15 @@ mod tests {
         // The last key inserted into each shard survives.
         assert!(cache.get(TrieId::Accounts, &path(1_999), &node).is_some());
         // 2,000 keys over 64 shards of 4 fill every shard: warming adds nothing more.
-        assert!(!cache.offer(TrieId::Accounts, path(5_000), node, rec));
+        assert!(!cache.offer(TrieId::Accounts, path(5_000), node, &rec));
     }
 
     #[test]
     fn zero_capacity_holds_nothing() {
         let cache = RecordCache::new(0);
         let (node, rec) = record(1);
-        cache.insert(TrieId::Accounts, path(1), node.clone(), rec.clone());
-        assert!(!cache.offer(TrieId::Accounts, path(1), node.clone(), rec));
+        cache.insert(TrieId::Accounts, path(1), node.clone(), &rec);
+        assert!(!cache.offer(TrieId::Accounts, path(1), node.clone(), &rec));
         assert_eq!(cache.get(TrieId::Accounts, &path(1), &node), None);
     }
 }

@@ -103,8 +103,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
             let children = std::mem::take(&mut record.children);
             let lower = Box::new(Record { ext: record.ext.slice(split + 1..), children });
             let lower_path = path.join(&record.ext.slice(..split + 1));
-            let lower_ref = lower.node_ref(&mut self.buf);
-            self.write(lower_path, lower_ref.clone(), lower);
+            let lower_ref = self.write(lower_path, lower);
             let mut upper =
                 Box::new(Record { ext: record.ext.slice(..split), ..Default::default() });
             upper.children[record.ext.get_unchecked(split) as usize] = ChildRef::Node(lower_ref);
@@ -151,11 +150,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                 return Ok(ChildRef::Empty);
             }
             (Some((nibble, child)), None) => (nibble as u8, child.clone()),
-            (Some(_), Some(_)) => {
-                let node = record.node_ref(&mut self.buf);
-                self.write(path, node.clone(), record);
-                return Ok(ChildRef::Node(node));
-            }
+            (Some(_), Some(_)) => return Ok(ChildRef::Node(self.write(path, record))),
         };
         match only {
             (_, ChildRef::Leaf { key, .. }) => {
@@ -172,9 +167,7 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                 ext.push(nibble);
                 let merged =
                     Box::new(Record { ext: ext.join(&child.ext), children: child.children });
-                let node = merged.node_ref(&mut self.buf);
-                self.write(path, node.clone(), merged);
-                Ok(ChildRef::Node(node))
+                Ok(ChildRef::Node(self.write(path, merged)))
             }
             (_, ChildRef::Empty) => unreachable!("filtered out above"),
         }
@@ -207,16 +200,16 @@ impl<'a, R: TrieReader + ?Sized> Updater<'a, R> {
                         self.build(child_path, &entries[start..end])?;
                     start = end;
                 }
-                let node = record.node_ref(&mut self.buf);
-                self.write(path, node.clone(), record);
-                Ok(ChildRef::Node(node))
+                Ok(ChildRef::Node(self.write(path, record)))
             }
         }
     }
 
-    /// Records that `record`, referred to by `node`, now stands at `path`.
-    fn write(&mut self, path: Nibbles, node: RlpNode, record: Box<Record>) {
-        self.writes.insert(path, Some(NodeRecord { node, record }));
+    /// Records that `record` now stands at `path`; returns the reference its parent holds.
+    fn write(&mut self, path: Nibbles, record: Box<Record>) -> RlpNode {
+        let node = record.node_ref(&mut self.buf);
+        self.writes.insert(path, Some(NodeRecord { node: node.clone(), record }));
+        node
     }
 
     /// The record at `path`, which its parent refers to by `node`: as this walk left it, or
