@@ -13,6 +13,7 @@
 
 mod access;
 mod call;
+mod collisions;
 mod evm;
 mod handler;
 mod infer;
@@ -207,6 +208,9 @@ pub struct ExecStats {
     pub conflicts: usize,
     /// Transactions executed again because of conflicts.
     pub reexecuted: usize,
+    /// Transactions not run in the parallel phase because calls to their contract kept
+    /// colliding there: executed once, when the conflicts were settled.
+    pub deferred: usize,
     /// Whether the block fell back to sequential execution.
     pub sequential_fallback: bool,
     /// Time spent computing access sets and partitioning.

@@ -24,6 +24,7 @@ pub struct Metrics {
     exec_groups_total: AtomicU64,
     exec_conflicts_total: AtomicU64,
     exec_reexecuted_total: AtomicU64,
+    exec_deferred_total: AtomicU64,
     exec_sequential_fallbacks_total: AtomicU64,
     block_exec_seconds_total_micros: AtomicU64,
     block_parallel_seconds_total_micros: AtomicU64,
@@ -71,6 +72,7 @@ impl Metrics {
         add(&self.exec_groups_total, built.stats.groups as u64);
         add(&self.exec_conflicts_total, built.stats.conflicts as u64);
         add(&self.exec_reexecuted_total, built.stats.reexecuted as u64);
+        add(&self.exec_deferred_total, built.stats.deferred as u64);
         add(&self.exec_sequential_fallbacks_total, u64::from(built.stats.sequential_fallback));
         add(&self.block_exec_seconds_total_micros, built.exec_time.as_micros() as u64);
         add(
@@ -150,6 +152,12 @@ impl Metrics {
             "counter",
             "Transactions executed again to repair conflicts.",
             get(&self.exec_reexecuted_total).to_string(),
+        );
+        metric(
+            "sequencer_exec_deferred_total",
+            "counter",
+            "Transactions left out of the parallel phase because calls to their contract kept colliding there, and run once when conflicts were settled.",
+            get(&self.exec_deferred_total).to_string(),
         );
         metric(
             "sequencer_exec_sequential_fallbacks_total",

@@ -35,6 +35,15 @@
 //!    depended on another group are re-run; the worst case is one extra sequential pass,
 //!    never a wrong result.
 //!
+//! **Collisions during the parallel phase** ([`collisions`](super::collisions)). A call
+//! nothing predicted exactly (no txpool pre-execution: a declared access list or none) reports
+//! the keys it wrote. When calls to one contract keep writing keys another group wrote (16
+//! times in a block by default, see [`ParallelConfig::defer_after_collisions`]: a hot contract
+//! behind wrong access lists), the chunks stop running its calls optimistically and leave them
+//! to the settling pass: each then runs once, in order, instead of once on the parallel cores
+//! and again when settled. A deferred transaction's group counts as conflicting, and what it
+//! turns out to touch is checked against the clean groups like any re-run.
+//!
 //! Validating groups rather than chunks matters when a wrong access list scatters calls to one
 //! hot contract over every chunk: only those calls (and their groups) are settled, not every
 //! transaction of every chunk. Groups keep the unit that was predicted independent: two
@@ -62,6 +71,7 @@ use revm::{
 use super::{
     BlockEnv, BlockExecution, BlockExecutor, ExecError, ExecStats, ExecTx, Inference, SkipReason,
     SkippedTx, access,
+    collisions::CollisionWatch,
     evm::{self, CodeCache, DbError, StateDb},
     handler::transact_without_reward,
     outcome::{Done, done},
@@ -92,6 +102,13 @@ pub struct ParallelConfig {
     /// Chunks per rayon thread: enough to balance uneven groups, few enough to keep the
     /// per-chunk setup cheap.
     pub chunks_per_thread: usize,
+    /// How many times calls to one contract that nothing predicted exactly may write a key
+    /// another group wrote, during one block's parallel phase, before its remaining calls are
+    /// left to the settling pass (see the module docs). A few accidental collisions (two
+    /// senders paying one recipient of a token) must not send all of a token's calls to one
+    /// core; a hot spot behind wrong access lists collides on nearly every call. 0 never
+    /// defers.
+    pub defer_after_collisions: u32,
     /// Ignore access sets and deal transactions to chunks round-robin, as if every hint were
     /// wrong: the repair path alone then makes the result right (for tests and benchmarks).
     pub ignore_access_sets: bool,
@@ -105,13 +122,15 @@ impl Default for ParallelConfig {
             max_group_share_percent: 60,
             max_unpredictable_percent: 25,
             chunks_per_thread: 4,
+            defer_after_collisions: 16,
             ignore_access_sets: false,
         }
     }
 }
 
 impl ParallelConfig {
-    /// Always run in parallel, whatever the block (for tests of the parallel machinery).
+    /// Always run in parallel, whatever the block, and defer a contract's calls from its
+    /// first collision on (for tests of the parallel machinery).
     pub const fn always() -> Self {
         Self {
             min_txs: 0,
@@ -119,6 +138,7 @@ impl ParallelConfig {
             max_group_share_percent: 101,
             max_unpredictable_percent: 101,
             chunks_per_thread: 4,
+            defer_after_collisions: 1,
             ignore_access_sets: false,
         }
     }
@@ -153,15 +173,25 @@ type Outcome = Result<Box<Done>, SkipReason>;
 /// owned, or those of the pre-execution it reused.
 #[derive(Debug)]
 enum Replay {
-    Ran { changes: Changes, reads: ReadLog },
+    Ran {
+        changes: Changes,
+        reads: ReadLog,
+    },
     Reused(Arc<Inference>),
+    /// Not run optimistically (see [`CollisionWatch`]): the settling pass runs it.
+    Deferred,
 }
+
+/// The reads and changes of a transaction that has not run.
+static NOTHING_READ: ReadLog = Vec::new();
+static NOTHING_CHANGED: Changes = Vec::new();
 
 impl Replay {
     fn reads(&self) -> &ReadLog {
         match self {
             Self::Ran { reads, .. } => reads,
             Self::Reused(hint) => &hint.reads,
+            Self::Deferred => &NOTHING_READ,
         }
     }
 
@@ -169,7 +199,12 @@ impl Replay {
         match self {
             Self::Ran { changes, .. } => changes,
             Self::Reused(hint) => &hint.changes,
+            Self::Deferred => &NOTHING_CHANGED,
         }
+    }
+
+    const fn is_deferred(&self) -> bool {
+        matches!(self, Self::Deferred)
     }
 }
 
@@ -185,6 +220,8 @@ struct ChunkOutput {
     keys: Vec<(u64, u32, bool)>,
     /// Whether the chunk read or wrote the beneficiary.
     touched_beneficiary: bool,
+    /// The groups of the transactions it deferred.
+    deferred_groups: Vec<u32>,
 }
 
 impl BlockExecutor for ParallelExecutor {
@@ -250,10 +287,12 @@ impl BlockExecutor for ParallelExecutor {
         }
         let partitioned = std::time::Instant::now();
         let hasher = DefaultHashBuilder::default();
+        let watch = CollisionWatch::new(config.defer_after_collisions, txs.len());
         let outputs: Vec<ChunkOutput> = chunks
             .par_iter()
-            .map(|chunk| run_chunk(state, &self.codes, env, txs, chunk, &group_of, &hasher))
+            .map(|chunk| run_chunk(state, &self.codes, env, txs, chunk, &group_of, &hasher, &watch))
             .collect::<Result<_, _>>()?;
+        drop(watch);
         let executed = std::time::Instant::now();
         let mut stats = ExecStats {
             groups: group_count,
@@ -268,15 +307,22 @@ impl BlockExecutor for ParallelExecutor {
         let mut diffs = Vec::with_capacity(outputs.len());
         let mut codes = Vec::with_capacity(outputs.len());
         let mut runs = Vec::with_capacity(outputs.len());
+        let mut deferred_groups = Vec::new();
         for output in outputs {
             keys.extend(output.keys);
+            deferred_groups.extend(output.deferred_groups);
             diffs.push(output.diff);
             codes.push(output.codes);
             runs.push(output.runs);
         }
         let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
+        let deferred: Vec<usize> = if deferred_groups.is_empty() {
+            Vec::new()
+        } else {
+            (0..txs.len()).filter(|&i| replays[i].is_deferred()).collect()
+        };
         let conflicted = (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes))
-            .then(|| conflicted_groups(keys, group_count));
+            .then(|| conflicted_groups(keys, group_count, &deferred_groups));
         // Transactions run again, and the conflicts that made them: conflicting groups, or,
         // when validation goes transaction by transaction, transactions that read a stale value.
         let (out, reexecuted, conflicts) = match conflicted {
@@ -342,7 +388,10 @@ impl BlockExecutor for ParallelExecutor {
                     _ => {
                         let out = sequential::execute_in_order(state, &self.codes, env, txs)?;
                         stats.sequential_fallback = true;
-                        (out, dirty, conflicting_groups)
+                        // `deferred` is in block order.
+                        let ran_before =
+                            dirty.into_iter().filter(|i| deferred.binary_search(i).is_err());
+                        (out, ran_before.collect(), conflicting_groups)
                     }
                 }
             }
@@ -356,8 +405,9 @@ impl BlockExecutor for ParallelExecutor {
         };
         stats.conflicts = conflicts;
         stats.reexecuted = reexecuted.len();
+        stats.deferred = deferred.len();
         // Learn which contracts' callers conflict, to group them in the next blocks.
-        let contracts = reexecuted.into_iter().filter_map(|i| {
+        let contracts = reexecuted.into_iter().chain(deferred).filter_map(|i| {
             let tx = txs[i].tx.inner();
             (txs[i].hint.is_none() && access::may_run_code(tx)).then(|| tx.to()).flatten()
         });
@@ -468,7 +518,8 @@ fn merge_sorted<T, K: Ord + Copy>(lists: Vec<Vec<T>>, key: impl Fn(&T) -> K) -> 
 
 /// Runs one chunk's transactions in order on its own overlay, without fee payments, and
 /// prepares in the same task what validation needs: receipts, and every key each transaction
-/// read or wrote, tagged with its group.
+/// read or wrote, tagged with its group. Calls `watch` defers are left to the settling pass.
+#[allow(clippy::too_many_arguments)]
 fn run_chunk(
     state: &dyn StateReader,
     codes: &Arc<CodeCache>,
@@ -477,17 +528,23 @@ fn run_chunk(
     chunk: &[usize],
     group_of: &[u32],
     hasher: &DefaultHashBuilder,
+    watch: &CollisionWatch,
 ) -> Result<ChunkOutput, ExecError> {
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut runs: Vec<(usize, Outcome, Replay)> = Vec::with_capacity(chunk.len());
     let mut keys = Vec::with_capacity(chunk.len() * 6);
+    let mut deferred_groups = Vec::new();
     let mut written = Vec::new();
-    let mut record_keys = |index: usize, replay: &Replay| {
+    let mut written_hashes = Vec::new();
+    // Tags every key the run read or wrote with its group; reports a watched call's writes.
+    let mut record_keys = |index: usize, replay: &Replay, watched: Option<Address>| {
         let group = group_of[index];
         written.clear();
         written.extend(written_keys(replay.changes(), replay.reads()));
-        keys.extend(written.iter().map(|key| (hasher.hash_one(key), group, true)));
+        written_hashes.clear();
+        written_hashes.extend(written.iter().map(|key| hasher.hash_one(key)));
+        keys.extend(written_hashes.iter().map(|&hash| (hash, group, true)));
         keys.extend(
             replay
                 .reads()
@@ -495,18 +552,29 @@ fn run_chunk(
                 .filter(|(key, _)| !written.contains(key))
                 .map(|(key, _)| (hasher.hash_one(key), group, false)),
         );
+        if let Some(contract) = watched {
+            watch.wrote(contract, group, &written_hashes);
+        }
     };
     {
         let mut vm = evm::block_evm(&mut overlay, env);
         for &index in chunk {
             let tx = &txs[index];
+            let watched = watch.watched(tx);
+            if let Some(contract) = watched
+                && watch.is_deferred(&contract)
+            {
+                deferred_groups.push(group_of[index]);
+                runs.push((index, Err(SkipReason::GasLimitReached), Replay::Deferred));
+                continue;
+            }
             if let Some(hint) = tx.hint.as_ref().filter(|h| h.reusable && h.env == *env)
                 && vm.db_mut().matches(&hint.reads).map_err(|e| ExecError::State(e.0))?
             {
                 vm.db_mut().apply_changes(&hint.changes).map_err(|e| ExecError::State(e.0))?;
                 let done = Box::new(hint.done.clone());
                 let replay = Replay::Reused(hint.clone());
-                record_keys(index, &replay);
+                record_keys(index, &replay, None);
                 runs.push((index, Ok(done), replay));
                 continue;
             }
@@ -530,7 +598,7 @@ fn run_chunk(
                 Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
                 Err(other) => return Err(ExecError::Environment(other.to_string())),
             };
-            record_keys(index, &run.2);
+            record_keys(index, &run.2, watched);
             runs.push(run);
         }
     }
@@ -544,6 +612,7 @@ fn run_chunk(
         codes: diff.codes,
         keys,
         touched_beneficiary,
+        deferred_groups,
     })
 }
 
@@ -697,17 +766,25 @@ impl Conflicts {
     }
 }
 
-/// Finds the conflicting groups. Sorting the (key hash, group, written) entries lines up each
-/// key's accesses; a hash collision between two keys can only report a conflict that is not
-/// there (and take a slower path), never hide one.
-fn conflicted_groups(mut keys: Vec<(u64, u32, bool)>, group_count: usize) -> Conflicts {
+/// Finds the conflicting groups: those that deferred a transaction, and those that read or
+/// wrote a key another group wrote. Sorting the (key hash, group, written) entries lines up
+/// each key's accesses; a hash collision between two keys can only report a conflict that is
+/// not there (and take a slower path), never hide one.
+fn conflicted_groups(
+    mut keys: Vec<(u64, u32, bool)>,
+    group_count: usize,
+    deferred_groups: &[u32],
+) -> Conflicts {
     keys.par_sort_unstable_by_key(|entry| entry.0);
     let conflicting = |run: &[(u64, u32, bool)]| {
         run.len() > 1 && run.iter().any(|e| e.2) && run.iter().any(|e| e.1 != run[0].1)
     };
     let mut conflicts =
         Conflicts { groups: vec![false; group_count], clean_keys: HashMap::default() };
-    if keys.par_chunk_by(|a, b| a.0 == b.0).any(conflicting) {
+    for &group in deferred_groups {
+        conflicts.groups[group as usize] = true;
+    }
+    if !deferred_groups.is_empty() || keys.par_chunk_by(|a, b| a.0 == b.0).any(conflicting) {
         for run in keys.chunk_by(|a, b| a.0 == b.0).filter(|run| conflicting(run)) {
             for entry in run {
                 conflicts.groups[entry.1 as usize] = true;
@@ -798,7 +875,7 @@ fn repair_groups(
                 std::mem::replace(&mut outcomes[index], Err(SkipReason::GasLimitReached));
             let (outcome, changes, ran_again) =
                 settle(&mut vm, env, &txs[index], optimistic, &replays[index])?;
-            if ran_again {
+            if ran_again && !replays[index].is_deferred() {
                 reexecuted.push(index);
             }
             vm.db_mut().apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
@@ -822,8 +899,8 @@ fn repair_groups(
 }
 
 /// Keeps `outcome` if every value its run read is unchanged on `vm`'s state, else executes
-/// `tx` again there. Returns the outcome, its changes (not yet applied: the optimistic run's,
-/// borrowed, when it is kept) and whether it ran again.
+/// `tx` (again) there; a deferred transaction always runs. Returns the outcome, its changes
+/// (not yet applied: the optimistic run's, borrowed, when it is kept) and whether it ran.
 fn settle<'r>(
     vm: &mut evm::BlockEvm<'_, '_>,
     env: &BlockEnv,
@@ -831,7 +908,9 @@ fn settle<'r>(
     outcome: Outcome,
     replay: &'r Replay,
 ) -> Result<(Outcome, Cow<'r, Changes>, bool), ExecError> {
-    if vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))? {
+    if !replay.is_deferred()
+        && vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))?
+    {
         return Ok((outcome, Cow::Borrowed(replay.changes()), false));
     }
     let spec = evm::spec_id(env.hardfork);
@@ -870,7 +949,7 @@ fn validate_in_order(
                 continue;
             }
             let (outcome, changes, ran_again) = settle(&mut vm, env, tx, outcome, replay)?;
-            if ran_again {
+            if ran_again && !replay.is_deferred() {
                 reexecuted.push(index);
             }
             match outcome {

@@ -445,6 +445,30 @@ fn parallel_matches_sequential_when_access_lists_are_wrong() {
 }
 
 #[test]
+fn parallel_defers_calls_to_a_contract_that_keeps_colliding() {
+    // 1,000 transactions, 200 of them calls to one counter behind wrong access lists: once
+    // its calls have collided a few times, the chunks leave the rest to the settling pass,
+    // which runs each of them once.
+    let config = WorkloadConfig {
+        txs: 1_000,
+        accounts: 2_000,
+        access_lists: AccessLists::Wrong,
+        ..Default::default()
+    };
+    let work = workload::mixed(config, 20);
+    let stats = assert_equivalent(&work.genesis, &work.state(), &work.env, &work.txs);
+    assert!(!stats.sequential_fallback, "{stats:?}");
+    assert!(stats.deferred > 100, "most counter calls wait for the settling pass: {stats:?}");
+    assert!(stats.deferred + stats.reexecuted <= 200, "each call runs at most twice: {stats:?}");
+    // Without deferral every misplaced call but the first runs twice.
+    let never = ParallelConfig { defer_after_collisions: 0, ..ParallelConfig::default() };
+    let (_, plain) =
+        assert_equivalent_with(never, &work.genesis, &work.state(), &work.env, &work.txs);
+    assert_eq!(plain.deferred, 0, "{plain:?}");
+    assert!(plain.reexecuted > stats.reexecuted, "{plain:?} vs {stats:?}");
+}
+
+#[test]
 fn parallel_matches_sequential_with_missing_access_lists() {
     let config = WorkloadConfig {
         txs: 200,
