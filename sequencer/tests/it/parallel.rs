@@ -428,15 +428,17 @@ fn parallel_matches_sequential_on_a_contended_counter() {
     assert!(stats.sequential_fallback, "one group holds everything: {stats:?}");
 }
 
+/// `txs` transactions, a fifth of them calls to one hot counter, under wrong access lists
+/// that scatter those calls over every group.
+fn misplaced_counter_calls(txs: usize, accounts: usize) -> workload::Workload {
+    let config =
+        WorkloadConfig { txs, accounts, access_lists: AccessLists::Wrong, ..Default::default() };
+    workload::mixed(config, 20)
+}
+
 #[test]
 fn parallel_matches_sequential_when_access_lists_are_wrong() {
-    let config = WorkloadConfig {
-        txs: 200,
-        accounts: 1_000,
-        access_lists: AccessLists::Wrong,
-        ..Default::default()
-    };
-    let work = workload::mixed(config, 20);
+    let work = misplaced_counter_calls(200, 1_000);
     let stats = assert_equivalent(&work.genesis, &work.state(), &work.env, &work.txs);
     assert!(stats.reexecuted > 0, "misplaced counter calls are repaired: {stats:?}");
     // Conflicts count the groups that collided (the first of them in block order read
@@ -449,13 +451,7 @@ fn parallel_defers_calls_to_a_contract_that_keeps_colliding() {
     // 1,000 transactions, 200 of them calls to one counter behind wrong access lists: once
     // its calls have collided a few times, the chunks leave the rest to the settling pass,
     // which runs each of them once.
-    let config = WorkloadConfig {
-        txs: 1_000,
-        accounts: 2_000,
-        access_lists: AccessLists::Wrong,
-        ..Default::default()
-    };
-    let work = workload::mixed(config, 20);
+    let work = misplaced_counter_calls(1_000, 2_000);
     let stats = assert_equivalent(&work.genesis, &work.state(), &work.env, &work.txs);
     assert!(!stats.sequential_fallback, "{stats:?}");
     assert!(stats.deferred > 100, "most counter calls wait for the settling pass: {stats:?}");
