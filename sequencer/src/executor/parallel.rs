@@ -220,8 +220,6 @@ struct ChunkOutput {
     keys: Vec<(u64, u32, bool)>,
     /// Whether the chunk read or wrote the beneficiary.
     touched_beneficiary: bool,
-    /// The groups of the transactions it deferred.
-    deferred_groups: Vec<u32>,
 }
 
 impl BlockExecutor for ParallelExecutor {
@@ -307,22 +305,20 @@ impl BlockExecutor for ParallelExecutor {
         let mut diffs = Vec::with_capacity(outputs.len());
         let mut codes = Vec::with_capacity(outputs.len());
         let mut runs = Vec::with_capacity(outputs.len());
-        let mut deferred_groups = Vec::new();
         for output in outputs {
             keys.extend(output.keys);
-            deferred_groups.extend(output.deferred_groups);
             diffs.push(output.diff);
             codes.push(output.codes);
             runs.push(output.runs);
         }
         let (outcomes, replays) = in_block_order(runs, &chunk_of_tx);
-        let deferred: Vec<usize> = if deferred_groups.is_empty() {
-            Vec::new()
-        } else {
-            (0..txs.len()).filter(|&i| replays[i].is_deferred()).collect()
-        };
-        let conflicted = (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes))
-            .then(|| conflicted_groups(keys, group_count, &deferred_groups));
+        // In block order.
+        let deferred: Vec<usize> = (0..txs.len()).filter(|&i| replays[i].is_deferred()).collect();
+        let conflicted =
+            (!touched_beneficiary && gas_limit_never_binds(env, txs, &outcomes)).then(|| {
+                let deferred_groups: Vec<u32> = deferred.iter().map(|&i| group_of[i]).collect();
+                conflicted_groups(keys, group_count, &deferred_groups)
+            });
         // Transactions run again, and the conflicts that made them: conflicting groups, or,
         // when validation goes transaction by transaction, transactions that read a stale value.
         let (out, reexecuted, conflicts) = match conflicted {
@@ -388,7 +384,6 @@ impl BlockExecutor for ParallelExecutor {
                     _ => {
                         let out = sequential::execute_in_order(state, &self.codes, env, txs)?;
                         stats.sequential_fallback = true;
-                        // `deferred` is in block order.
                         let ran_before =
                             dirty.into_iter().filter(|i| deferred.binary_search(i).is_err());
                         (out, ran_before.collect(), conflicting_groups)
@@ -534,7 +529,6 @@ fn run_chunk(
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut runs: Vec<(usize, Outcome, Replay)> = Vec::with_capacity(chunk.len());
     let mut keys = Vec::with_capacity(chunk.len() * 6);
-    let mut deferred_groups = Vec::new();
     let mut written = Vec::new();
     let mut written_hashes = Vec::new();
     // Tags every key the run read or wrote with its group; reports a watched call's writes.
@@ -564,7 +558,6 @@ fn run_chunk(
             if let Some(contract) = watched
                 && watch.is_deferred(&contract)
             {
-                deferred_groups.push(group_of[index]);
                 runs.push((index, Err(SkipReason::GasLimitReached), Replay::Deferred));
                 continue;
             }
@@ -612,7 +605,6 @@ fn run_chunk(
         codes: diff.codes,
         keys,
         touched_beneficiary,
-        deferred_groups,
     })
 }
 
@@ -875,7 +867,7 @@ fn repair_groups(
                 std::mem::replace(&mut outcomes[index], Err(SkipReason::GasLimitReached));
             let (outcome, changes, ran_again) =
                 settle(&mut vm, env, &txs[index], optimistic, &replays[index])?;
-            if ran_again && !replays[index].is_deferred() {
+            if ran_again {
                 reexecuted.push(index);
             }
             vm.db_mut().apply_changes(&changes).map_err(|e| ExecError::State(e.0))?;
@@ -900,7 +892,8 @@ fn repair_groups(
 
 /// Keeps `outcome` if every value its run read is unchanged on `vm`'s state, else executes
 /// `tx` (again) there; a deferred transaction always runs. Returns the outcome, its changes
-/// (not yet applied: the optimistic run's, borrowed, when it is kept) and whether it ran.
+/// (not yet applied: the optimistic run's, borrowed, when it is kept) and whether it ran a
+/// second time (a deferred transaction's only run does not count).
 fn settle<'r>(
     vm: &mut evm::BlockEvm<'_, '_>,
     env: &BlockEnv,
@@ -908,18 +901,18 @@ fn settle<'r>(
     outcome: Outcome,
     replay: &'r Replay,
 ) -> Result<(Outcome, Cow<'r, Changes>, bool), ExecError> {
-    if !replay.is_deferred()
-        && vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))?
-    {
+    let deferred = replay.is_deferred();
+    if !deferred && vm.db_mut().matches(replay.reads()).map_err(|e| ExecError::State(e.0))? {
         return Ok((outcome, Cow::Borrowed(replay.changes()), false));
     }
+    let again = !deferred;
     let spec = evm::spec_id(env.hardfork);
     Ok(match transact_without_reward::<_, EVMError<DbError>>(vm, evm::tx_env(&tx.tx)) {
         Ok((outcome, state)) => {
-            (Ok(Box::new(done(&tx.tx, env, outcome))), Cow::Owned(changes_of(&state, spec)), true)
+            (Ok(Box::new(done(&tx.tx, env, outcome))), Cow::Owned(changes_of(&state, spec)), again)
         }
         Err(EVMError::Transaction(invalid)) => {
-            (Err(evm::skip_reason(&invalid, tx.tx.signer())), Cow::Owned(Changes::new()), true)
+            (Err(evm::skip_reason(&invalid, tx.tx.signer())), Cow::Owned(Changes::new()), again)
         }
         Err(EVMError::Database(e)) => return Err(ExecError::State(e.0)),
         Err(other) => return Err(ExecError::Environment(other.to_string())),
@@ -949,7 +942,7 @@ fn validate_in_order(
                 continue;
             }
             let (outcome, changes, ran_again) = settle(&mut vm, env, tx, outcome, replay)?;
-            if ran_again && !replay.is_deferred() {
+            if ran_again {
                 reexecuted.push(index);
             }
             match outcome {
