@@ -42,6 +42,12 @@ pub(crate) async fn run(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
                         () = node.tx_arrived.notified() => {}
                         _ = stop.changed() => return,
                     }
+                    // The wake-up of a transaction an earlier block already took: nothing to
+                    // seal, and an empty block would only race whoever waits for the head.
+                    if node.pool.lock().counts().0 == 0 {
+                        last_included = 0;
+                        continue;
+                    }
                 }
             }
         }
