@@ -5,10 +5,7 @@
 //! then the account trie (itself parallel across subtries). [`apply`] writes the result inside
 //! the block's write transaction, recording each key's previous value as history.
 
-use std::{
-    collections::HashSet,
-    sync::atomic::{AtomicBool, Ordering},
-};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use alloy_primitives::{B256, Bytes, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
@@ -121,9 +118,6 @@ pub(super) fn prepare(parent: &StateView, diff: &StateDiff) -> Result<PreparedSt
 struct VersionedWriter<'t> {
     history: Table<'t, &'static [u8], &'static [u8]>,
     block: u64,
-    /// History keys written for this block (kind ‖ key), for pruning later.
-    touched: Vec<u8>,
-    seen: HashSet<Vec<u8>>,
     record_history: bool,
 }
 
@@ -145,19 +139,19 @@ impl VersionedWriter<'_> {
         self.remember(kind, key, old.as_deref())
     }
 
+    /// Records `old` as the value `key` had before the block, unless the block already
+    /// recorded one (a key wiped and then written again): the first is the one before the block.
     fn remember(&mut self, kind: Kind, key: &[u8], old: Option<&[u8]>) -> Result<(), StoreError> {
         if !self.record_history {
             return Ok(());
         }
-        let mut id = Vec::with_capacity(1 + key.len());
-        id.push(kind as u8);
-        id.extend_from_slice(key);
-        if !self.seen.insert(id.clone()) {
-            return Ok(()); // the value before the block is already recorded
+        let mut buf = [0u8; tables::MAX_HISTORY_KEY_LEN];
+        let hk = tables::history_key(&mut buf, self.block, kind, key);
+        let value = tables::history_value(old);
+        let earlier = self.history.insert(hk, value.as_slice())?.map(|g| g.value().to_vec());
+        if let Some(earlier) = earlier {
+            self.history.insert(hk, earlier.as_slice())?;
         }
-        self.touched.extend_from_slice(&id);
-        let hk = tables::history_key(kind, key, self.block);
-        self.history.insert(hk.as_slice(), tables::history_value(old).as_slice())?;
         Ok(())
     }
 
@@ -191,8 +185,6 @@ pub(super) fn apply(
     let mut writer = VersionedWriter {
         history: txn.open_table(tables::HISTORY)?,
         block,
-        touched: Vec::new(),
-        seen: HashSet::new(),
         record_history: block > 0,
     };
     let mut accounts = txn.open_table(tables::ACCOUNTS)?;
@@ -236,10 +228,6 @@ pub(super) fn apply(
         if code.get(hash.as_slice())?.is_none() {
             code.insert(hash.as_slice(), bytes.as_ref())?;
         }
-    }
-    if writer.record_history {
-        let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
-        by_block.insert(block, writer.touched.as_slice())?;
     }
     Ok(())
 }
@@ -307,23 +295,19 @@ pub(super) fn warm_cache(
 /// deletes that block's history: the state after `number - 1` again.
 pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreError> {
     let mut history = txn.open_table(tables::HISTORY)?;
-    let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
-    let Some(keys) = by_block.remove(number)?.map(|g| g.value().to_vec()) else {
-        return Ok(());
-    };
+    let (start, end) = tables::history_range(number, number);
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = history
+        .extract_from_if(start.as_slice()..end.as_slice(), |_, _| true)?
+        .map(|entry| entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+        .collect::<Result<_, _>>()?;
     let mut accounts = txn.open_table(tables::ACCOUNTS)?;
     let mut storage = txn.open_table(tables::STORAGE)?;
     let mut account_trie = txn.open_table(tables::ACCOUNT_TRIE)?;
     let mut storage_trie = txn.open_table(tables::STORAGE_TRIE)?;
-    for entry in index_entries(&keys) {
-        let (kind, key) = entry?;
-        let old = history
-            .remove(tables::history_key(kind, key, number).as_slice())?
-            .map(|g| g.value().to_vec())
-            .ok_or(StoreError::Corrupt {
-                what: "history",
-                reason: format!("block {number} lists a key without its previous value"),
-            })?;
+    let corrupt = |reason: String| StoreError::Corrupt { what: "history", reason };
+    for (history_key, old) in &entries {
+        let (kind, key) = tables::parse_history_key(history_key, number)
+            .ok_or_else(|| corrupt(format!("malformed key in block {number}")))?;
         let table = match kind {
             Kind::Account => &mut accounts,
             Kind::Storage => &mut storage,
@@ -337,51 +321,23 @@ pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreErr
             Some((0, [])) => {
                 table.remove(key)?;
             }
-            _ => {
-                return Err(StoreError::Corrupt {
-                    what: "history",
-                    reason: "malformed previous value".into(),
-                });
-            }
+            _ => return Err(corrupt("malformed previous value".into())),
         }
     }
     Ok(())
 }
 
-/// Deletes the history written by blocks up to and including `upto`.
+/// Deletes the history written by blocks `from..=upto`.
 pub(super) fn prune_history(
     txn: &WriteTransaction,
     from: u64,
     upto: u64,
 ) -> Result<(), StoreError> {
-    let mut history = txn.open_table(tables::HISTORY)?;
-    let mut by_block = txn.open_table(tables::HISTORY_BY_BLOCK)?;
-    for block in from..=upto {
-        let Some(keys) = by_block.remove(block)?.map(|g| g.value().to_vec()) else { continue };
-        for entry in index_entries(&keys) {
-            let (kind, key) = entry?;
-            history.remove(tables::history_key(kind, key, block).as_slice())?;
-        }
+    if from > upto {
+        return Ok(());
     }
+    let mut history = txn.open_table(tables::HISTORY)?;
+    let (start, end) = tables::history_range(from, upto);
+    history.retain_in(start.as_slice()..end.as_slice(), |_, _| false)?;
     Ok(())
-}
-
-/// The (kind, key) entries of one block's history index (`kind ‖ key`, repeated); stops at
-/// the first malformed entry, reporting it.
-fn index_entries(mut rest: &[u8]) -> impl Iterator<Item = Result<(Kind, &[u8]), StoreError>> {
-    let corrupt = |reason: String| StoreError::Corrupt { what: "history index", reason };
-    std::iter::from_fn(move || {
-        let (&byte, tail) = rest.split_first()?;
-        let entry = match Kind::from_u8(byte) {
-            None => Err(corrupt(format!("unknown kind {byte}"))),
-            Some(kind) if tail.len() < kind.key_len() => Err(corrupt("truncated".into())),
-            Some(kind) => {
-                let (key, next) = tail.split_at(kind.key_len());
-                rest = next;
-                return Some(Ok((kind, key)));
-            }
-        };
-        rest = &[];
-        Some(entry)
-    })
 }

@@ -21,11 +21,11 @@ pub(crate) const ACCOUNT_TRIE: TableDefinition<'_, &[u8], &[u8]> =
 /// keccak(address) ‖ path key → trie record of that account's storage trie.
 pub(crate) const STORAGE_TRIE: TableDefinition<'_, &[u8], &[u8]> =
     TableDefinition::new("storage_trie");
-/// kind ‖ key ‖ block (big-endian) → the value the key had before that block.
+/// block (big-endian) ‖ kind ‖ key → the value the key had before that block.
+///
+/// Block first: a block's history is appended at the end of the table in one sorted run
+/// (cheap to write, few pages to sync), and pruning or unwinding a block is one range.
 pub(crate) const HISTORY: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("history");
-/// block → the history keys (kind ‖ key) the block wrote, for pruning.
-pub(crate) const HISTORY_BY_BLOCK: TableDefinition<'_, u64, &[u8]> =
-    TableDefinition::new("history_by_block");
 /// block number → RLP header.
 pub(crate) const HEADERS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("headers");
 /// block number → block hash.
@@ -51,7 +51,7 @@ pub(crate) mod meta {
 }
 
 /// Version of this layout; a datadir written with another is refused.
-pub(crate) const SCHEMA_VERSION: u64 = 1;
+pub(crate) const SCHEMA_VERSION: u64 = 2;
 
 /// Which versioned table a history entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,13 +127,37 @@ pub(crate) fn storage_trie_key(hashed_address: &B256, path: &[u8; PATH_KEY_LEN])
     key
 }
 
-/// kind ‖ key ‖ block.
-pub(crate) fn history_key(kind: Kind, key: &[u8], block: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + key.len() + 8);
-    out.push(kind as u8);
-    out.extend_from_slice(key);
-    out.extend_from_slice(&block.to_be_bytes());
-    out
+/// Length of the longest history key: block, kind and a storage-trie key.
+pub(crate) const MAX_HISTORY_KEY_LEN: usize = 8 + 1 + 32 + PATH_KEY_LEN;
+
+/// block ‖ kind ‖ key, written into `out`; returns the used prefix of `out`.
+pub(crate) fn history_key<'a>(
+    out: &'a mut [u8; MAX_HISTORY_KEY_LEN],
+    block: u64,
+    kind: Kind,
+    key: &[u8],
+) -> &'a [u8] {
+    let len = 9 + key.len();
+    out[..8].copy_from_slice(&block.to_be_bytes());
+    out[8] = kind as u8;
+    out[9..len].copy_from_slice(key);
+    &out[..len]
+}
+
+/// The (kind, key) a [`history_key`] of `block` encodes; `None` when the bytes are no such key.
+pub(crate) fn parse_history_key(bytes: &[u8], block: u64) -> Option<(Kind, &[u8])> {
+    let (prefix, rest) = bytes.split_at_checked(8)?;
+    let (&kind, key) = rest.split_first()?;
+    let kind = Kind::from_u8(kind)?;
+    (prefix == block.to_be_bytes() && key.len() == kind.key_len()).then_some((kind, key))
+}
+
+/// Bounds of the history keys of blocks `from..=to`: every key of those blocks is `>= start`
+/// and `< end`.
+pub(crate) fn history_range(from: u64, to: u64) -> ([u8; 8], [u8; 9]) {
+    let mut end = [0xff; 9];
+    end[..8].copy_from_slice(&to.to_be_bytes());
+    (from.to_be_bytes(), end)
 }
 
 /// A history value: 0 for "absent before the block", else 1 ‖ old value.

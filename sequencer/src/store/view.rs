@@ -1,8 +1,10 @@
 //! A consistent read-only view of the state after one block, over one redb read transaction.
 //!
 //! The view at the head reads the flat tables directly. A view at an older block first looks
-//! for the oldest history entry written after that block: the value a key had before its first
-//! later change is its value at the viewed block.
+//! the key up in the history of each later block, oldest first: the value a key had before its
+//! first later change is its value at the viewed block. That is one point lookup per block
+//! between the view and the head (at most the kept window, 128 blocks by default), the price of
+//! a history that each block appends in one sorted run instead of scattering it.
 
 use std::sync::Arc;
 
@@ -73,11 +75,10 @@ impl StateView {
         key: &[u8],
         parse: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StoreError> {
-        if self.block < self.head {
-            let from = tables::history_key(kind, key, self.block + 1);
-            let to = tables::history_key(kind, key, u64::MAX);
-            if let Some(entry) = self.history.range(from.as_slice()..=to.as_slice())?.next() {
-                let (_, old) = entry?;
+        // The value before the key's first change after the viewed block, if it changed since.
+        let mut buf = [0u8; tables::MAX_HISTORY_KEY_LEN];
+        for block in self.block + 1..=self.head {
+            if let Some(old) = self.history.get(tables::history_key(&mut buf, block, kind, key))? {
                 return Ok(match old.value() {
                     [1, old @ ..] => Some(parse(old)),
                     _ => None,

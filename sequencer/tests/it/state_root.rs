@@ -189,7 +189,8 @@ proptest! {
 
     /// Blocks, an unwind to an earlier block, and other blocks on top of it: every root equals
     /// the from-scratch root, whatever the trie cache holds from the unwound blocks or has
-    /// evicted, and proofs at the head verify.
+    /// evicted, every earlier block's state reads back through the history, and proofs at the
+    /// head verify.
     #[test]
     fn roots_stay_right_through_unwinds_and_cache_evictions(
         first in prop::collection::vec(prop::collection::vec((0usize..40, change()), 1..20), 1..6),
@@ -215,6 +216,21 @@ proptest! {
                 let diff = diff_of(&mut state, &distinct(changes));
                 prop_assert_eq!(commit(&store, &diff), root_from_scratch(&state));
                 states.push(state);
+            }
+            // Every earlier block's state reads back through the history.
+            for (block, expected) in states.iter().enumerate() {
+                let view = store.state_at(block as u64).unwrap();
+                for address in &addresses {
+                    prop_assert_eq!(view.account(*address).unwrap(), expected.account(*address).unwrap());
+                    for slot in 0..8u64 {
+                        let slot = U256::from(slot);
+                        prop_assert_eq!(
+                            view.storage(*address, slot).unwrap(),
+                            expected.storage(*address, slot).unwrap(),
+                            "block {} of {}", block, states.len() - 1
+                        );
+                    }
+                }
             }
             let target = back.min(states.len() - 1);
             store.unwind_to(target as u64).unwrap();
