@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::consensus::Header;
 use alloy_primitives::{Address, Bytes, U256, keccak256};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -21,6 +20,7 @@ use sequencer::{
     genesis::{Genesis, GenesisAccount},
     state::{AccountDiff, StateDiff, StateReader},
     store::{GenesisBlock, PreparedState, Store, StoreConfig, StoredBlock},
+    test_utils::state_only_block,
 };
 
 /// The allocator the node runs with.
@@ -87,15 +87,7 @@ fn next_diff(store: &Store, rng: &mut StdRng) -> StateDiff {
 fn next_block(store: &Store, rng: &mut StdRng) -> (StoredBlock, PreparedState) {
     let diff = next_diff(store, rng);
     let prepared = store.prepare(&store.latest().unwrap(), &diff).unwrap();
-    let head = store.head();
-    let header = Header {
-        number: head.0.number + 1,
-        parent_hash: head.1,
-        state_root: prepared.state_root,
-        ..Default::default()
-    };
-    let hash = header.hash_slow();
-    (StoredBlock { header, hash, transactions: vec![], receipts: vec![] }, prepared)
+    (state_only_block(store, &prepared), prepared)
 }
 
 fn block_commit(c: &mut Criterion) {

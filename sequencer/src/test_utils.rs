@@ -14,6 +14,23 @@ use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 
 use crate::genesis::DEV_ACCOUNTS;
 
+/// The block after `store`'s head that carries `prepared`'s state and no transactions: what
+/// tests and benchmarks of the store commit when they need blocks but not execution.
+pub fn state_only_block(
+    store: &crate::store::Store,
+    prepared: &crate::store::PreparedState,
+) -> crate::store::StoredBlock {
+    let head = store.head();
+    let header = alloy::consensus::Header {
+        number: head.0.number + 1,
+        parent_hash: head.1,
+        state_root: prepared.state_root,
+        ..Default::default()
+    };
+    let hash = header.hash_slow();
+    crate::store::StoredBlock { header, hash, transactions: vec![], receipts: vec![] }
+}
+
 /// `txs` with the txpool's pre-execution results attached, as admission attaches them
 /// (`hints` in the same order, e.g. from [`crate::executor::infer_batch`]).
 pub fn with_hints(

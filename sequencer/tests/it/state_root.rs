@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use alloy::consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles, TrieAccount, proof::verify_proof};
 use proptest::{prelude::*, test_runner::RngSeed};
 use sequencer::{
     genesis::{Genesis, GenesisAccount},
     state::{AccountDiff, AccountInfo, MemoryState, StateDiff, StateReader},
-    store::{GenesisBlock, StateView, Store, StoreConfig, StoredBlock},
+    store::{GenesisBlock, StateView, Store, StoreConfig},
+    test_utils::state_only_block,
 };
 
 /// The state root of `state` computed from scratch with alloy-trie.
@@ -33,20 +33,7 @@ fn root_from_scratch(state: &MemoryState) -> B256 {
 fn commit(store: &Store, diff: &StateDiff) -> B256 {
     let parent = store.latest().unwrap();
     let prepared = store.prepare(&parent, diff).unwrap();
-    let head = store.head();
-    let header = Header {
-        number: head.0.number + 1,
-        parent_hash: head.1,
-        state_root: prepared.state_root,
-        ..Default::default()
-    };
-    let hash = header.hash_slow();
-    store
-        .commit_block(
-            &StoredBlock { header, hash, transactions: vec![], receipts: vec![] },
-            &prepared,
-        )
-        .unwrap();
+    store.commit_block(&state_only_block(store, &prepared), &prepared).unwrap();
     prepared.state_root
 }
 
