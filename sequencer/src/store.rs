@@ -7,7 +7,7 @@
 //!
 //! The state of the most recent [`StoreConfig::history_blocks`] blocks stays readable: every
 //! write records the key's previous value under the block's number (one sorted run per block,
-//! see [`tables::HISTORY`]), a view of an older block looks keys up in the newer blocks'
+//! see `tables::HISTORY`), a view of an older block looks keys up in the newer blocks'
 //! history, and blocks older than the window have their history pruned as one range.
 
 mod codec;
