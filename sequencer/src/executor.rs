@@ -208,6 +208,9 @@ pub struct ExecStats {
     pub conflicts: usize,
     /// Transactions executed again because of conflicts.
     pub reexecuted: usize,
+    /// Transactions whose result from pre-execution at admission was reused: every value it
+    /// read was unchanged when the block ran, so the EVM did not run them again.
+    pub reused: usize,
     /// Transactions not run in the parallel phase because calls to their contract kept
     /// colliding there: executed once, when the conflicts were settled.
     pub deferred: usize,

@@ -24,6 +24,7 @@ pub struct Metrics {
     exec_groups_total: AtomicU64,
     exec_conflicts_total: AtomicU64,
     exec_reexecuted_total: AtomicU64,
+    exec_reused_total: AtomicU64,
     exec_deferred_total: AtomicU64,
     exec_sequential_fallbacks_total: AtomicU64,
     block_exec_seconds_total_micros: AtomicU64,
@@ -47,6 +48,8 @@ pub struct SealingTotals {
     pub exec: std::time::Duration,
     /// Time computing state roots.
     pub root: std::time::Duration,
+    /// Transactions whose result from pre-execution at admission was reused.
+    pub reused: u64,
 }
 
 impl Metrics {
@@ -59,6 +62,7 @@ impl Metrics {
             gas: get(&self.gas_total),
             exec: std::time::Duration::from_micros(get(&self.block_exec_seconds_total_micros)),
             root: std::time::Duration::from_micros(get(&self.block_root_seconds_total_micros)),
+            reused: get(&self.exec_reused_total),
         }
     }
 
@@ -72,6 +76,7 @@ impl Metrics {
         add(&self.exec_groups_total, built.stats.groups as u64);
         add(&self.exec_conflicts_total, built.stats.conflicts as u64);
         add(&self.exec_reexecuted_total, built.stats.reexecuted as u64);
+        add(&self.exec_reused_total, built.stats.reused as u64);
         add(&self.exec_deferred_total, built.stats.deferred as u64);
         add(&self.exec_sequential_fallbacks_total, u64::from(built.stats.sequential_fallback));
         add(&self.block_exec_seconds_total_micros, built.exec_time.as_micros() as u64);
@@ -152,6 +157,12 @@ impl Metrics {
             "counter",
             "Transactions executed again to repair conflicts.",
             get(&self.exec_reexecuted_total).to_string(),
+        );
+        metric(
+            "sequencer_exec_reused_total",
+            "counter",
+            "Transactions whose result from pre-execution at admission was reused.",
+            get(&self.exec_reused_total).to_string(),
         );
         metric(
             "sequencer_exec_deferred_total",

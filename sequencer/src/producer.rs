@@ -114,6 +114,7 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
         largest_group = built.stats.largest_group,
         conflicts_repaired = built.stats.conflicts,
         deferred = built.stats.deferred,
+        reused = built.stats.reused,
         sequential = built.stats.sequential_fallback,
         exec_ms = built.exec_time.as_secs_f64() * 1e3,
         parallel_ms = built.stats.parallel_time.as_secs_f64() * 1e3,

@@ -220,6 +220,8 @@ struct ChunkOutput {
     keys: Vec<(u64, u32, bool)>,
     /// Whether the chunk read or wrote the beneficiary.
     touched_beneficiary: bool,
+    /// Transactions whose pre-executed result was reused.
+    reused: usize,
 }
 
 impl BlockExecutor for ParallelExecutor {
@@ -295,6 +297,7 @@ impl BlockExecutor for ParallelExecutor {
         let mut stats = ExecStats {
             groups: group_count,
             largest_group: largest,
+            reused: outputs.iter().map(|o| o.reused).sum(),
             partition_time: partitioned - started,
             parallel_time: executed - partitioned,
             ..Default::default()
@@ -528,6 +531,7 @@ fn run_chunk(
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state, codes }, spec);
     let mut runs: Vec<(usize, Outcome, Replay)> = Vec::with_capacity(chunk.len());
+    let mut reused = 0;
     let mut keys = Vec::with_capacity(chunk.len() * 6);
     let mut written = Vec::new();
     let mut written_hashes = Vec::new();
@@ -567,6 +571,7 @@ fn run_chunk(
                 vm.db_mut().apply_changes(&hint.changes).map_err(|e| ExecError::State(e.0))?;
                 let done = Box::new(hint.done.clone());
                 let replay = Replay::Reused(hint.clone());
+                reused += 1;
                 record_keys(index, &replay, None);
                 runs.push((index, Ok(done), replay));
                 continue;
@@ -605,6 +610,7 @@ fn run_chunk(
         codes: diff.codes,
         keys,
         touched_beneficiary,
+        reused,
     })
 }
 
