@@ -13,6 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use alloy::consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bytes};
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
@@ -374,7 +375,8 @@ impl Node {
 }
 
 /// Checks raw transactions and recovers their senders on all cores, and pre-executes contract
-/// calls in the planned next block to learn what they touch.
+/// calls in the planned next block to learn what they touch (each sender's on top of its
+/// earlier ones, see [`executor::infer_chains`]).
 struct RecoveryWorker {
     rules: ValidationRules,
     next: Arc<RwLock<Arc<NextBlock>>>,
@@ -393,33 +395,94 @@ impl RecoveryWorker {
                     Err(_) => break,
                 }
             }
-            let next = self.next.read().clone();
             let mut checked: Vec<Result<CheckedTx, PoolError>> = batch
                 .par_iter()
                 .map(|(raw, _)| crate::txpool::check_raw(raw, &self.rules))
                 .collect();
-            let wanted: Vec<usize> = checked
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.as_ref().is_ok_and(|c| executor::worth_inferring(c.tx.inner())))
-                .map(|(i, _)| i)
-                .collect();
-            let inferred = executor::infer_batch(
-                next.parent_state.as_ref(),
-                &self.codes,
-                &next.env,
-                wanted.par_iter().map(|&i| &checked[i].as_ref().expect("filtered on Ok").tx),
-            );
-            for (i, inference) in wanted.into_iter().zip(inferred) {
-                if let Ok(tx) = &mut checked[i] {
-                    tx.inference = inference.map(Arc::new);
-                }
-            }
             let Some(node) = self.node.upgrade() else { return };
+            self.infer(&node, &mut checked);
             let outcomes = node.admit_batch(checked);
             drop(node);
             for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                 let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    /// Pre-executes the contract calls among `checked` in the planned next block. Each
+    /// sender's calls run in nonce order on top of the pre-executions of its pooled
+    /// transactions just below them, so that a block holding several of a sender's
+    /// transactions can reuse every one of their results.
+    fn infer(&self, node: &Node, checked: &mut [Result<CheckedTx, PoolError>]) {
+        let mut by_sender: std::collections::HashMap<Address, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, tx) in checked.iter().enumerate() {
+            if let Ok(tx) = tx
+                && executor::worth_inferring(tx.tx.inner())
+            {
+                by_sender.entry(tx.tx.signer()).or_default().push(i);
+            }
+        }
+        if by_sender.is_empty() {
+            return;
+        }
+        let next = self.next.read().clone();
+        let (env, state) = (&next.env, next.parent_state.as_ref());
+        let tx_at = |i: usize| &checked[i].as_ref().expect("grouped on Ok").tx;
+        // (sender, its nonce in `state`, its transactions in nonce order)
+        let senders: Vec<(Address, u64, Vec<usize>)> = by_sender
+            .into_iter()
+            .map(|(sender, mut members)| {
+                members.sort_by_key(|&i| tx_at(i).nonce());
+                let nonce = state.account(sender).ok().flatten().map_or(0, |a| a.nonce);
+                (sender, nonce, members)
+            })
+            .collect();
+        let mut chains: Vec<executor::Chain<'_>> = Vec::new();
+        let mut chained: Vec<Vec<usize>> = Vec::new();
+        {
+            let pool = node.pool.lock();
+            for (sender, state_nonce, members) in &senders {
+                let first = tx_at(members[0]).nonce();
+                let before = (first >= *state_nonce
+                    && first - state_nonce < executor::MAX_CHAIN as u64)
+                    .then(|| pool.inferences(sender, *state_nonce..first))
+                    .flatten()
+                    .filter(|before| before.iter().all(|b| b.chains_onto(env)))
+                    .unwrap_or_default();
+                let mut chain = executor::Chain { before, txs: Vec::new() };
+                let mut indices = Vec::new();
+                let mut expected = first;
+                for &i in members {
+                    let tx = tx_at(i);
+                    let full = chain.before.len() + chain.txs.len() >= executor::MAX_CHAIN;
+                    if tx.nonce() != expected || full {
+                        // Not the next nonce of the chain (a gap or a replacement), or the
+                        // chain is long enough: the rest starts anew, on the state alone.
+                        let cut = std::mem::replace(
+                            &mut chain,
+                            executor::Chain { before: Vec::new(), txs: Vec::new() },
+                        );
+                        if !cut.txs.is_empty() {
+                            chains.push(cut);
+                            chained.push(std::mem::take(&mut indices));
+                        }
+                    }
+                    chain.txs.push(tx);
+                    indices.push(i);
+                    expected = tx.nonce() + 1;
+                }
+                chains.push(chain);
+                chained.push(indices);
+            }
+        }
+        let inferred = executor::infer_chains(state, &self.codes, env, &chains);
+        drop(chains);
+        for (indices, results) in chained.into_iter().zip(inferred) {
+            for (i, inference) in indices.into_iter().zip(results) {
+                if let Ok(tx) = &mut checked[i] {
+                    tx.inference = inference;
+                }
             }
         }
     }
@@ -655,5 +718,49 @@ async fn follow_writer(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         }
         tracing::debug!(target: "sequencer::replica", head, "followed the writer");
         seen = head;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+
+    use super::*;
+    use crate::{
+        genesis::DEV_CHAIN_ID,
+        test_utils::{deploy_storage_contract, dev_signer, raw, set_storage, sign},
+    };
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_burst_of_each_senders_calls_is_pre_executed_in_order_and_reused_by_the_block() {
+        // Senders each call their own contract 60 times, their transactions interleaved as a
+        // load generator sends them. Pre-executed each on the head state alone, only a
+        // sender's first call would see its own nonce; chained, the block reuses every one.
+        const SENDERS: usize = 4;
+        const CALLS: u64 = 60;
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::new(NodeConfig::for_tests(dir.path().to_path_buf())).unwrap();
+        let threads = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let signers: Vec<_> = (0..SENDERS).map(dev_signer).collect();
+        let deploys = signers.iter().map(|signer| {
+            node.submit(raw(&sign(signer, deploy_storage_contract(DEV_CHAIN_ID, 0))))
+        });
+        for outcome in futures::future::join_all(deploys).await {
+            outcome.unwrap();
+        }
+        assert_eq!(threads.install(|| crate::producer::produce_block(&node)).unwrap(), SENDERS);
+
+        let calls = (1..=CALLS).flat_map(|nonce| {
+            signers.iter().map(move |signer| {
+                let contract = signer.address().create(0);
+                raw(&sign(signer, set_storage(DEV_CHAIN_ID, nonce, contract, U256::from(nonce))))
+            })
+        });
+        for outcome in futures::future::join_all(calls.map(|call| node.submit(call))).await {
+            outcome.unwrap();
+        }
+        let calls = SENDERS * CALLS as usize;
+        assert_eq!(threads.install(|| crate::producer::produce_block(&node)).unwrap(), calls);
+        assert_eq!(node.metrics().sealing_totals().reused, calls as u64);
     }
 }

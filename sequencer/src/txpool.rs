@@ -167,6 +167,18 @@ impl TxPool {
         self.senders.get(sender).map(|q| q.pending_end)
     }
 
+    /// The pre-executions of `sender`'s pooled transactions with nonces `nonces`, in nonce
+    /// order — `None` unless every one of them is pooled with a pre-execution. A later
+    /// transaction of the sender pre-executes on top of their changes.
+    pub fn inferences(
+        &self,
+        sender: &Address,
+        nonces: std::ops::Range<u64>,
+    ) -> Option<Vec<Arc<crate::executor::Inference>>> {
+        let queue = self.senders.get(sender);
+        nonces.map(|nonce| queue?.txs.get(&nonce)?.inference.clone()).collect()
+    }
+
     /// Admits a checked transaction given its sender's account in the latest state.
     ///
     /// # Errors

@@ -5,6 +5,11 @@
 //! needs when the transaction declares none — and its result. At block time, the parallel
 //! executor reuses that result without running the EVM again when the block's environment is
 //! the one it was computed for and every value it read is still the same.
+//!
+//! A sender's later transactions pre-execute on top of the changes of its earlier ones
+//! ([`infer_chains`]): against the latest state alone they would see the sender's old nonce
+//! and balances, and none of their results could be reused in a block that runs them after
+//! their predecessors — which is every block that holds more than one transaction of a sender.
 
 use std::sync::Arc;
 
@@ -85,7 +90,7 @@ pub fn infer(
     env: &BlockEnv,
     tx: &Recovered<TxEnvelope>,
 ) -> Option<Inference> {
-    infer_with(&mut infer_evm(state, codes, env), env, tx)
+    infer_with(&mut infer_evm(state, codes, env), env, &[], tx)
 }
 
 /// Pre-executes many transactions on all cores, each against `state` alone (not after one
@@ -96,15 +101,82 @@ pub fn infer_batch<'t>(
     env: &BlockEnv,
     txs: impl IndexedParallelIterator<Item = &'t Recovered<TxEnvelope>>,
 ) -> Vec<Option<Inference>> {
-    txs.map_init(|| infer_evm(state, codes, env), |vm, tx| infer_with(vm, env, tx)).collect()
+    txs.map_init(|| infer_evm(state, codes, env), |vm, tx| infer_with(vm, env, &[], tx)).collect()
+}
+
+/// Most predecessors a pre-execution is stacked on: each transaction of a chain applies the
+/// changes of all those before it, so a chain costs quadratic time in its length.
+pub const MAX_CHAIN: usize = 64;
+
+/// One sender's transactions to pre-execute one after another, in nonce order, each on top of
+/// the changes of those before it: first `before` (pre-executions of the sender's pooled
+/// transactions just below `txs`), then the earlier ones of `txs`.
+#[derive(Debug)]
+pub struct Chain<'t> {
+    /// Pre-executions the chain starts from, in nonce order; each one chains onto the state
+    /// and environment being pre-executed against (see [`Inference::chains_onto`]).
+    pub before: Vec<Arc<Inference>>,
+    /// The sender's transactions, consecutive nonces following `before`'s.
+    pub txs: Vec<&'t Recovered<TxEnvelope>>,
+}
+
+/// Pre-executes each chain's transactions in order (chains in parallel on all cores), each
+/// transaction on `state` plus the changes of the chain's transactions before it. A chain is
+/// cut where a transaction cannot run or did not see its own nonce: the rest of it run on
+/// `state` alone (their results only tell their keys).
+pub fn infer_chains(
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    chains: &[Chain<'_>],
+) -> Vec<Vec<Option<Arc<Inference>>>> {
+    chains
+        .par_iter()
+        .map_init(
+            || infer_evm(state, codes, env),
+            |vm, chain| {
+                let mut before = chain.before.clone();
+                if before.len() > MAX_CHAIN {
+                    before.clear();
+                }
+                chain
+                    .txs
+                    .iter()
+                    .map(|tx| {
+                        let inference = infer_with(vm, env, &before, tx).map(Arc::new);
+                        match &inference {
+                            Some(done) if done.reusable && before.len() < MAX_CHAIN => {
+                                before.push(done.clone());
+                            }
+                            _ => before.clear(),
+                        }
+                        inference
+                    })
+                    .collect()
+            },
+        )
+        .collect()
+}
+
+impl Inference {
+    /// Whether a later transaction of the same sender, pre-executed in `env`, can start from
+    /// this one's changes: it saw its own nonce (so it ran on its predecessors' changes, or
+    /// had none) in that same environment.
+    pub fn chains_onto(&self, env: &BlockEnv) -> bool {
+        self.reusable && self.env == *env
+    }
 }
 
 fn infer_with(
     vm: &mut InferEvm<'_>,
     env: &BlockEnv,
+    before: &[Arc<Inference>],
     tx: &Recovered<TxEnvelope>,
 ) -> Option<Inference> {
     vm.db_mut().reset();
+    for earlier in before {
+        vm.db_mut().apply_changes(&earlier.changes).ok()?;
+    }
     vm.db_mut().start_log();
     let result = transact_without_reward::<_, EVMError<DbError>>(vm, evm::tx_env(tx));
     let reads = vm.db_mut().take_log();

@@ -12,11 +12,12 @@ use alloy::{
 };
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use proptest::{prelude::*, test_runner::RngSeed};
+use rayon::prelude::*;
 use sequencer::{
     contracts::{Counter, Factory, PAIR_BALANCE_SLOTS, Pair, Probe, TestToken, mapping_slot},
     executor::{
-        BlockEnv, BlockExecutor, CodeCache, ExecStats, ExecTx, ParallelConfig, ParallelExecutor,
-        SequentialExecutor, infer,
+        BlockEnv, BlockExecutor, Chain, CodeCache, ExecStats, ExecTx, ParallelConfig,
+        ParallelExecutor, SequentialExecutor, infer, infer_batch, infer_chains,
     },
     genesis::{Genesis, GenesisAccount},
     state::{MemoryState, StateReader},
@@ -594,6 +595,75 @@ fn parallel_repairs_stale_inference() {
     let stale = build_block(&next, &signers, &mut stale_nonces, &before, &env);
     assert!(stale.iter().any(|t| t.hint.is_some()));
     assert_equivalent(&genesis, &after, &env, &stale);
+}
+
+#[test]
+fn chained_pre_executions_of_a_senders_transactions_are_all_reused() {
+    // Eight token transfers per sender. Pre-executed each against the pre-block state, only a
+    // sender's first one saw its own nonce; pre-executed one after another, each on top of the
+    // changes of the sender's earlier ones (in two steps: the second half starts from the
+    // first half's results, as admission does for a sender's pooled transactions), every
+    // result is the one the block computes, and the block reuses them all.
+    const PER_SENDER: u64 = 8;
+    let (genesis, signers) = genesis();
+    let state = memory_state(&genesis);
+    let env = workload::block_env(&genesis);
+    // Each sender pays its own recipient: the senders' transactions are independent.
+    let block: Vec<ExecTx> = signers
+        .iter()
+        .enumerate()
+        .flat_map(|(sender, signer)| {
+            (0..PER_SENDER).map(move |nonce| {
+                let to = Address::repeat_byte(0x40 + sender as u8);
+                let amount = U256::from(nonce + 1);
+                let tx = TxEip1559 {
+                    chain_id: CHAIN_ID,
+                    nonce,
+                    gas_limit: 80_000,
+                    max_fee_per_gas: 3_000_000_000,
+                    max_priority_fee_per_gas: 1,
+                    to: TxKind::Call(TOKEN),
+                    value: U256::ZERO,
+                    access_list: AccessList::default(),
+                    input: TestToken::transferCall { to, amount }.abi_encode().into(),
+                };
+                ExecTx::from(sign_recovered(signer, tx))
+            })
+        })
+        .collect();
+    let codes = Arc::new(CodeCache::default());
+    let config = ParallelConfig::always();
+
+    let alone = infer_batch(&state, &codes, &env, block.par_iter().map(|t| &t.tx));
+    let hinted: Vec<ExecTx> = block
+        .iter()
+        .zip(alone)
+        .map(|(tx, hint)| ExecTx { hint: hint.map(Arc::new), ..tx.clone() })
+        .collect();
+    let (_, stats) = assert_equivalent_with(config, &genesis, &state, &env, &hinted);
+    assert_eq!(stats.reused, SENDERS, "{stats:?}");
+
+    let half = PER_SENDER as usize / 2;
+    let senders: Vec<&[ExecTx]> = block.chunks(PER_SENDER as usize).collect();
+    let first_halves: Vec<Chain<'_>> = senders
+        .iter()
+        .map(|txs| Chain { before: Vec::new(), txs: txs[..half].iter().map(|t| &t.tx).collect() })
+        .collect();
+    let first = infer_chains(&state, &codes, &env, &first_halves);
+    let second_halves: Vec<Chain<'_>> = senders
+        .iter()
+        .zip(&first)
+        .map(|(txs, before)| Chain {
+            before: before.iter().map(|h| h.clone().expect("executable")).collect(),
+            txs: txs[half..].iter().map(|t| &t.tx).collect(),
+        })
+        .collect();
+    let second = infer_chains(&state, &codes, &env, &second_halves);
+    let hints = first.into_iter().zip(second).flat_map(|(a, b)| a.into_iter().chain(b));
+    let chained: Vec<ExecTx> =
+        block.iter().zip(hints).map(|(tx, hint)| ExecTx { hint, ..tx.clone() }).collect();
+    let (_, stats) = assert_equivalent_with(config, &genesis, &state, &env, &chained);
+    assert_eq!(stats.reused, block.len(), "{stats:?}");
 }
 
 #[test]
