@@ -27,7 +27,7 @@ use alloy_primitives::{Address, B256, Bytes, Log, U256};
 
 pub use call::{CallError, call, create_access_list, estimate_gas};
 pub use evm::CodeCache;
-pub use infer::{Chain, Inference, MAX_CHAIN, infer, infer_batch, infer_chains, worth_inferring};
+pub use infer::{Chain, Inference, infer, infer_batch, infer_chains, worth_inferring};
 pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
 

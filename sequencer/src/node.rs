@@ -374,6 +374,10 @@ impl Node {
     }
 }
 
+/// Most transactions of a sender pre-executed as one chain: each link re-applies the changes
+/// of all those before it, so a chain costs quadratic time in its length.
+const MAX_CHAIN: usize = 64;
+
 /// Checks raw transactions and recovers their senders on all cores, and pre-executes contract
 /// calls in the planned next block to learn what they touch (each sender's on top of its
 /// earlier ones, see [`executor::infer_chains`]).
@@ -426,36 +430,29 @@ impl RecoveryWorker {
         if by_sender.is_empty() {
             return;
         }
-        let next = self.next.read().clone();
-        let (env, state) = (&next.env, next.parent_state.as_ref());
         let tx_at = |i: usize| &checked[i].as_ref().expect("grouped on Ok").tx;
-        // (sender, its nonce in `state`, its transactions in nonce order)
-        let senders: Vec<(Address, u64, Vec<usize>)> = by_sender
-            .into_iter()
-            .map(|(sender, mut members)| {
-                members.sort_by_key(|&i| tx_at(i).nonce());
-                let nonce = state.account(sender).ok().flatten().map_or(0, |a| a.nonce);
-                (sender, nonce, members)
-            })
-            .collect();
         let mut chains: Vec<executor::Chain<'_>> = Vec::new();
         let mut chained: Vec<Vec<usize>> = Vec::new();
-        {
+        let next = {
+            // The plan and the pool's view of each sender's nonce change together, under this
+            // lock, when a block is committed.
             let pool = node.pool.lock();
-            for (sender, state_nonce, members) in &senders {
+            let next = self.next.read().clone();
+            for (sender, mut members) in by_sender {
+                members.sort_by_key(|&i| tx_at(i).nonce());
                 let first = tx_at(members[0]).nonce();
-                let before = (first >= *state_nonce
-                    && first - state_nonce < executor::MAX_CHAIN as u64)
-                    .then(|| pool.inferences(sender, *state_nonce..first))
-                    .flatten()
-                    .filter(|before| before.iter().all(|b| b.chains_onto(env)))
+                let before = pool
+                    .inferences_below(&sender, first)
+                    .filter(|before| {
+                        before.len() < MAX_CHAIN && before.iter().all(|b| b.chains_onto(&next.env))
+                    })
                     .unwrap_or_default();
                 let mut chain = executor::Chain { before, txs: Vec::new() };
                 let mut indices = Vec::new();
                 let mut expected = first;
-                for &i in members {
+                for i in members {
                     let tx = tx_at(i);
-                    let full = chain.before.len() + chain.txs.len() >= executor::MAX_CHAIN;
+                    let full = chain.before.len() + chain.txs.len() >= MAX_CHAIN;
                     if tx.nonce() != expected || full {
                         // Not the next nonce of the chain (a gap or a replacement), or the
                         // chain is long enough: the rest starts anew, on the state alone.
@@ -475,9 +472,10 @@ impl RecoveryWorker {
                 chains.push(chain);
                 chained.push(indices);
             }
-        }
+            next
+        };
+        let (env, state) = (&next.env, next.parent_state.as_ref());
         let inferred = executor::infer_chains(state, &self.codes, env, &chains);
-        drop(chains);
         for (indices, results) in chained.into_iter().zip(inferred) {
             for (i, inference) in indices.into_iter().zip(results) {
                 if let Ok(tx) = &mut checked[i] {

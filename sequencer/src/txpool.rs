@@ -167,16 +167,20 @@ impl TxPool {
         self.senders.get(sender).map(|q| q.pending_end)
     }
 
-    /// The pre-executions of `sender`'s pooled transactions with nonces `nonces`, in nonce
-    /// order — `None` unless every one of them is pooled with a pre-execution. A later
-    /// transaction of the sender pre-executes on top of their changes.
-    pub fn inferences(
+    /// The pre-executions of `sender`'s pooled transactions from its next nonce in the latest
+    /// state up to (not including) `nonce`, in nonce order — empty when there are none, `None`
+    /// unless every one of them is pooled with a pre-execution (or when `nonce` is already
+    /// used). A transaction with that nonce pre-executes on top of their changes.
+    pub fn inferences_below(
         &self,
         sender: &Address,
-        nonces: std::ops::Range<u64>,
+        nonce: u64,
     ) -> Option<Vec<Arc<crate::executor::Inference>>> {
-        let queue = self.senders.get(sender);
-        nonces.map(|nonce| queue?.txs.get(&nonce)?.inference.clone()).collect()
+        let Some(queue) = self.senders.get(sender) else { return Some(Vec::new()) };
+        if nonce < queue.state_nonce {
+            return None;
+        }
+        (queue.state_nonce..nonce).map(|n| queue.txs.get(&n)?.inference.clone()).collect()
     }
 
     /// Admits a checked transaction given its sender's account in the latest state.
@@ -408,6 +412,20 @@ mod tests {
 
     fn rich() -> Option<AccountInfo> {
         Some(AccountInfo::with_balance(U256::from(10u64).pow(U256::from(20))))
+    }
+
+    #[test]
+    fn a_chain_below_a_nonce_needs_every_predecessor_pre_executed() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        let sender = signed(0, 0, 10, 1).tx.signer();
+        let unknown = signed(1, 0, 10, 1).tx.signer();
+        assert_eq!(pool.inferences_below(&unknown, 3).map(|v| v.len()), Some(0), "no predecessors");
+        pool.add(signed(0, 0, 10, 1), rich()).unwrap();
+        pool.add(signed(0, 1, 10, 1), rich()).unwrap();
+        assert_eq!(pool.inferences_below(&sender, 0).map(|v| v.len()), Some(0), "first nonce");
+        assert!(pool.inferences_below(&sender, 2).is_none(), "pooled without a pre-execution");
+        pool.on_block([(sender, 1)]);
+        assert!(pool.inferences_below(&sender, 0).is_none(), "nonce already used");
     }
 
     #[test]

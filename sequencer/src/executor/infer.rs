@@ -104,10 +104,6 @@ pub fn infer_batch<'t>(
     txs.map_init(|| infer_evm(state, codes, env), |vm, tx| infer_with(vm, env, &[], tx)).collect()
 }
 
-/// Most predecessors a pre-execution is stacked on: each transaction of a chain applies the
-/// changes of all those before it, so a chain costs quadratic time in its length.
-pub const MAX_CHAIN: usize = 64;
-
 /// One sender's transactions to pre-execute one after another, in nonce order, each on top of
 /// the changes of those before it: first `before` (pre-executions of the sender's pooled
 /// transactions just below `txs`), then the earlier ones of `txs`.
@@ -123,7 +119,8 @@ pub struct Chain<'t> {
 /// Pre-executes each chain's transactions in order (chains in parallel on all cores), each
 /// transaction on `state` plus the changes of the chain's transactions before it. A chain is
 /// cut where a transaction cannot run or did not see its own nonce: the rest of it run on
-/// `state` alone (their results only tell their keys).
+/// `state` alone (their results only tell their keys). Each link re-applies the changes of
+/// all those before it: the caller keeps chains short.
 pub fn infer_chains(
     state: &dyn StateReader,
     codes: &Arc<CodeCache>,
@@ -136,18 +133,13 @@ pub fn infer_chains(
             || infer_evm(state, codes, env),
             |vm, chain| {
                 let mut before = chain.before.clone();
-                if before.len() > MAX_CHAIN {
-                    before.clear();
-                }
                 chain
                     .txs
                     .iter()
                     .map(|tx| {
                         let inference = infer_with(vm, env, &before, tx).map(Arc::new);
                         match &inference {
-                            Some(done) if done.reusable && before.len() < MAX_CHAIN => {
-                                before.push(done.clone());
-                            }
+                            Some(done) if done.reusable => before.push(done.clone()),
                             _ => before.clear(),
                         }
                         inference
