@@ -8,11 +8,18 @@ use std::{
     fmt::Write as _,
     net::SocketAddr,
     sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
 };
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{builder::BuiltBlock, node::Node};
+
+/// `elapsed` in milliseconds to two decimals, for log fields: `ms=0.88`, not
+/// `ms=0.8795689999999999`.
+pub(crate) fn log_ms(elapsed: Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1e5).round() / 1e2
+}
 
 /// Counters and gauges of the node.
 #[derive(Debug, Default)]
@@ -246,4 +253,19 @@ pub(crate) async fn serve(
 /// Binds the metrics listener.
 pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::log_ms;
+
+    #[test]
+    fn log_durations_are_milliseconds_to_two_decimals() {
+        assert_eq!(log_ms(Duration::from_nanos(879_569)).to_string(), "0.88");
+        assert_eq!(log_ms(Duration::from_nanos(36_000)).to_string(), "0.04");
+        assert_eq!(log_ms(Duration::from_micros(242_256)).to_string(), "242.26");
+        assert_eq!(log_ms(Duration::ZERO).to_string(), "0");
+    }
 }

@@ -15,6 +15,7 @@ use tracing::{error, info};
 use crate::{
     builder::{BuildError, Parent, build_block},
     executor::ExecTx,
+    metrics::log_ms,
     node::{BlockTime, Node},
 };
 
@@ -116,10 +117,10 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
         deferred = built.stats.deferred,
         reused = built.stats.reused,
         sequential = built.stats.sequential_fallback,
-        exec_ms = built.exec_time.as_secs_f64() * 1e3,
-        parallel_ms = built.stats.parallel_time.as_secs_f64() * 1e3,
-        root_ms = built.root_time.as_secs_f64() * 1e3,
-        ms = started.elapsed().as_secs_f64() * 1e3,
+        exec_ms = log_ms(built.exec_time),
+        parallel_ms = log_ms(built.stats.parallel_time),
+        root_ms = log_ms(built.root_time),
+        ms = log_ms(started.elapsed()),
         hash = %built.block.hash,
         "sealed block"
     );

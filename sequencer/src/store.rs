@@ -533,11 +533,11 @@ impl Store {
         tracing::debug!(
             target: "sequencer::store",
             number,
-            state_ms = applied.as_secs_f64() * 1e3,
-            block_ms = (written - applied).as_secs_f64() * 1e3,
-            prune_ms = (pruned - written).as_secs_f64() * 1e3,
-            durable_commit_ms = (committed - pruned).as_secs_f64() * 1e3,
-            cache_ms = (started.elapsed() - committed).as_secs_f64() * 1e3,
+            state_ms = crate::metrics::log_ms(applied),
+            block_ms = crate::metrics::log_ms(written - applied),
+            prune_ms = crate::metrics::log_ms(pruned - written),
+            durable_commit_ms = crate::metrics::log_ms(committed - pruned),
+            cache_ms = crate::metrics::log_ms(started.elapsed() - committed),
             "block committed"
         );
         Ok(())
