@@ -7,3 +7,16 @@ mod mainnet;
 mod node;
 mod parallel;
 mod state_root;
+
+/// The property tests' configuration: `cases` cases from the fixed `seed`, so that CI runs the
+/// same blocks every time. `PROPTEST_CASES` and `PROPTEST_RNG_SEED` (proptest's own variables)
+/// override them for a longer or different soak, e.g.
+/// `PROPTEST_CASES=5000 PROPTEST_RNG_SEED=7 cargo test -p sequencer --test it parallel::`.
+fn proptest_config(cases: u32, seed: u64) -> proptest::test_runner::Config {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    proptest::test_runner::Config {
+        cases: env("PROPTEST_CASES").map_or(cases, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(env("PROPTEST_RNG_SEED").unwrap_or(seed)),
+        ..proptest::test_runner::Config::default()
+    }
+}

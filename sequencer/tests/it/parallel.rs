@@ -5,18 +5,18 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use alloy::{
-    consensus::TxEip1559,
+    consensus::{Transaction as _, TxEip1559},
     eips::eip2930::{AccessList, AccessListItem},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use proptest::{prelude::*, test_runner::RngSeed};
+use proptest::prelude::*;
 use rayon::prelude::*;
 use sequencer::{
     contracts::{Counter, Factory, PAIR_BALANCE_SLOTS, Pair, Probe, TestToken, mapping_slot},
     executor::{
-        BlockEnv, BlockExecutor, Chain, CodeCache, ExecStats, ExecTx, ParallelConfig,
+        BlockEnv, BlockExecutor, Chain, CodeCache, ExecStats, ExecTx, Inference, ParallelConfig,
         ParallelExecutor, SequentialExecutor, infer, infer_batch, infer_chains,
     },
     genesis::{Genesis, GenesisAccount},
@@ -79,6 +79,10 @@ enum Lists {
     Wrong,
     /// No list, but the txpool's pre-execution as a hint (possibly stale within the block).
     Hint,
+    /// No list, but the hint admission gives a sender's run of calls: each pre-executed on
+    /// top of the sender's earlier ones in the block, in two batches (the second chained onto
+    /// the first's results), cut at nonce gaps and replacements.
+    Chained,
 }
 
 /// One random transaction.
@@ -106,6 +110,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             Lists::Partial,
             Lists::Wrong,
             Lists::Hint,
+            Lists::Chained,
         ]),
     )
         .prop_map(|(sender, nonce_skew, kind, arg, value, lists)| Spec {
@@ -248,7 +253,7 @@ fn build_block(
     env: &BlockEnv,
 ) -> Vec<ExecTx> {
     let codes = Arc::new(CodeCache::default());
-    specs
+    let mut txs: Vec<ExecTx> = specs
         .iter()
         .map(|spec| {
             let (to, input, gas, value) = call_of(spec, signers, env.beneficiary);
@@ -270,7 +275,7 @@ fn build_block(
             let unsigned = ExecTx::from(sign_recovered(signer, tx.clone()));
             let inferred = infer(state, &codes, env, &unsigned.tx);
             match spec.lists {
-                Lists::None => unsigned,
+                Lists::None | Lists::Chained => unsigned,
                 Lists::Hint => ExecTx { hint: inferred.map(Arc::new), ..unsigned },
                 Lists::Correct | Lists::Partial | Lists::Wrong => {
                     tx.access_list = match (spec.lists, &tx.to) {
@@ -290,7 +295,72 @@ fn build_block(
                 }
             }
         })
-        .collect()
+        .collect();
+    chain_hints(&mut txs, specs, state, &codes, env);
+    txs
+}
+
+/// Gives the `Lists::Chained` transactions of each sender the hints admission would: runs of
+/// consecutive nonces (in block order) pre-executed as chains, the first half of each run in
+/// one batch and the rest in a later one that starts from the first half's results.
+fn chain_hints(
+    txs: &mut [ExecTx],
+    specs: &[Spec],
+    state: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+) {
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut open: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for (i, spec) in specs.iter().enumerate() {
+        if !matches!(spec.lists, Lists::Chained) {
+            continue;
+        }
+        let follows = open.get(&spec.sender).is_some_and(|&run| {
+            let last = *runs[run].last().expect("runs are never empty");
+            txs[i].tx.nonce() == txs[last].tx.nonce() + 1
+        });
+        if follows {
+            runs[open[&spec.sender]].push(i);
+        } else {
+            open.insert(spec.sender, runs.len());
+            runs.push(vec![i]);
+        }
+    }
+    let halves: Vec<(&[usize], &[usize])> =
+        runs.iter().map(|run| run.split_at(run.len().div_ceil(2))).collect();
+    let first_batch: Vec<Chain<'_>> = halves
+        .iter()
+        .map(|(first, _)| Chain {
+            before: Vec::new(),
+            txs: first.iter().map(|&i| &txs[i].tx).collect(),
+        })
+        .collect();
+    let first = infer_chains(state, codes, env, &first_batch);
+    let second_batch: Vec<Chain<'_>> = halves
+        .iter()
+        .zip(&first)
+        .map(|((_, second), before)| {
+            // As admission does: start from the earlier results only if all of them chain on.
+            let before = before
+                .iter()
+                .map(|hint| hint.clone().filter(|hint| hint.chains_onto(env)))
+                .collect::<Option<Vec<_>>>()
+                .unwrap_or_default();
+            Chain { before, txs: second.iter().map(|&i| &txs[i].tx).collect() }
+        })
+        .collect();
+    let second = infer_chains(state, codes, env, &second_batch);
+    let hints: Vec<(usize, Option<Arc<Inference>>)> = halves
+        .iter()
+        .zip(first.into_iter().zip(second))
+        .flat_map(|((a, b), (ha, hb))| {
+            a.iter().chain(b.iter()).copied().zip(ha.into_iter().chain(hb))
+        })
+        .collect();
+    for (i, hint) in hints {
+        txs[i].hint = hint;
+    }
 }
 
 /// The access list `eth_createAccessList` would give for the transaction.
@@ -376,7 +446,7 @@ fn check_blocks(blocks: &[Vec<Spec>], beneficiary: Address, gas_limit: u64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, rng_seed: RngSeed::Fixed(0x5eed), ..ProptestConfig::default() })]
+    #![proptest_config(crate::proptest_config(48, 0x5eed))]
 
     #[test]
     fn parallel_matches_sequential_on_random_blocks(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles, TrieAccount, proof::verify_proof};
-use proptest::{prelude::*, test_runner::RngSeed};
+use proptest::prelude::*;
 use sequencer::{
     genesis::{Genesis, GenesisAccount},
     state::{AccountDiff, AccountInfo, MemoryState, StateDiff, StateReader},
@@ -136,7 +136,7 @@ fn memory_of(genesis: &Genesis) -> MemoryState {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, rng_seed: RngSeed::Fixed(0x7e1e), ..ProptestConfig::default() })]
+    #![proptest_config(crate::proptest_config(32, 0x7e1e))]
 
     /// After every block the incremental root equals the from-scratch root.
     #[test]
@@ -172,7 +172,7 @@ fn cache_configs() -> [StoreConfig; 3] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, rng_seed: RngSeed::Fixed(0xca5e), ..ProptestConfig::default() })]
+    #![proptest_config(crate::proptest_config(12, 0xca5e))]
 
     /// Blocks, an unwind to an earlier block, and other blocks on top of it: every root equals
     /// the from-scratch root, whatever the trie cache holds from the unwound blocks or has
