@@ -4,7 +4,8 @@
 //! 5,000 of the token's slots (what ≈ 5,000 token transfers write). Times `commit_block` alone
 //! (state and trie writes, history, pruning, the fsync'd commit; the root is computed before),
 //! and reads of 100 accounts through a view 64 blocks behind the head, which is what the
-//! history layout trades against.
+//! history layout trades against, and the first proof of a view 1 and 16 blocks back, which
+//! rebuilds that block's tries from the flat history.
 //!
 //! `cargo bench -p sequencer --bench block_commit`
 
@@ -13,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer::{
@@ -123,6 +124,17 @@ fn block_commit(c: &mut Criterion) {
     group.bench_function("read_100_accounts_64_blocks_back", |b| {
         b.iter(|| readers.iter().filter(|a| view.account(**a).unwrap().is_some()).count())
     });
+    // The store keeps no trie history: an older view rebuilds its tries from the flat history
+    // on its first proof (a fresh view each iteration, so each pays the rebuild).
+    group.sample_size(10);
+    for back in [1, 16] {
+        group.bench_function(format!("first_proof_{back}_blocks_back"), |b| {
+            b.iter(|| {
+                let view = store.state_at(head - back).unwrap();
+                view.proofs(token(), &[B256::ZERO]).unwrap()
+            })
+        });
+    }
     group.finish();
     for (table, bytes) in store.table_sizes().unwrap() {
         eprintln!("  table {table}: {:.1} MiB", bytes as f64 / (1 << 20) as f64);

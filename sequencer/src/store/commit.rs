@@ -3,18 +3,20 @@
 //! [`prepare`] only reads (the parent state, through a [`StateView`]) and can run while RPC
 //! readers use the same state; storage tries of different accounts are updated in parallel,
 //! then the account trie (itself parallel across subtries). [`apply`] writes the result inside
-//! the block's write transaction, recording each key's previous value as history.
+//! the block's write transaction, recording each flat key's previous value as history (trie
+//! records are not versioned: [`unwind`] and older views rebuild them from the flat history).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use alloy_primitives::{B256, Bytes, keccak256};
-use alloy_trie::EMPTY_ROOT_HASH;
+use alloy_trie::{EMPTY_ROOT_HASH, Nibbles};
 use rayon::prelude::*;
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use super::{
     StateView, StoreError, codec,
     tables::{self, Kind},
+    view::RevertedTries,
 };
 use crate::{
     state::StateDiff,
@@ -50,6 +52,9 @@ pub(super) fn prepare(parent: &StateView, diff: &StateDiff) -> Result<PreparedSt
     }
     // Hash the keys, update the storage trie and encode the account leaf of every changed
     // account, in parallel across accounts.
+    // A parent older than the head rebuilds its tries on first use: once, here, rather than
+    // from every thread below.
+    parent.reverted_tries()?;
     let changes: Vec<_> = diff.accounts.iter().collect();
     let work: Vec<AccountWork> = changes
         .par_iter()
@@ -162,17 +167,40 @@ impl VersionedWriter<'_> {
         kind: Kind,
         prefix: &[u8],
     ) -> Result<(), StoreError> {
-        let mut end = prefix.to_vec();
-        end.extend_from_slice(&[0xff; 40]);
-        let removed: Vec<(Vec<u8>, Vec<u8>)> = table
-            .extract_from_if(prefix..end.as_slice(), |_, _| true)?
-            .map(|entry| entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
-            .collect::<Result<_, _>>()?;
-        for (key, old) in removed {
+        for (key, old) in remove_prefix(table, prefix)? {
             self.remember(kind, &key, Some(&old))?;
         }
         Ok(())
     }
+}
+
+/// Key-value pairs taken out of a table.
+type Removed = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Removes every entry of `table` whose key starts with `prefix`; returns them.
+fn remove_prefix(
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    prefix: &[u8],
+) -> Result<Removed, StoreError> {
+    let mut end = prefix.to_vec();
+    end.extend_from_slice(&[0xff; 40]);
+    Ok(table
+        .extract_from_if(prefix..end.as_slice(), |_, _| true)?
+        .map(|entry| entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Puts a trie record (or a root reference) at `key`, or removes it: tries are not versioned.
+fn put_record(
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    match value {
+        Some(value) => table.insert(key, value)?,
+        None => table.remove(key)?,
+    };
+    Ok(())
 }
 
 /// Writes `prepared` as the state after `block` inside `txn`. History is recorded for every
@@ -195,41 +223,68 @@ pub(super) fn apply(
 
     for owner in &prepared.storage_wipes {
         writer.wipe_prefix(&mut storage, Kind::Storage, owner.as_slice())?;
-        writer.wipe_prefix(&mut storage_trie, Kind::StorageTrie, owner.as_slice())?;
+        remove_prefix(&mut storage_trie, owner.as_slice())?;
     }
     for (key, value) in &prepared.storage {
         writer.put(&mut storage, Kind::Storage, key, value.as_deref())?;
     }
-    for (owner, update) in &prepared.storage_tries {
-        for (path, record) in &update.records {
-            let key = tables::storage_trie_key(owner, &tables::path_key(path));
-            let bytes = record.as_ref().map(|written| written.record.encode());
-            writer.put(&mut storage_trie, Kind::StorageTrie, &key, bytes.as_deref())?;
-        }
-        let root_key = tables::storage_trie_key(owner, &tables::ROOT_PATH_KEY);
-        let root = (!update.root.is_empty()).then(|| trie::encode_root(&update.root));
-        writer.put(&mut storage_trie, Kind::StorageTrie, &root_key, root.as_deref())?;
-    }
     for (hashed, value) in &prepared.accounts {
         writer.put(&mut accounts, Kind::Account, hashed.as_slice(), value.as_deref())?;
     }
-    for (path, record) in &prepared.account_trie.records {
-        let bytes = record.as_ref().map(|written| written.record.encode());
-        writer.put(
-            &mut account_trie,
-            Kind::AccountTrie,
-            &tables::path_key(path),
-            bytes.as_deref(),
-        )?;
+    let storage_tries = prepared.storage_tries.iter().map(|(owner, update)| {
+        let records = update.records.iter().map(|(path, r)| (path, r.as_ref().map(|r| &r.record)));
+        (TrieId::Storage(*owner), &update.root, records)
+    });
+    for (id, root, records) in storage_tries {
+        write_trie(&mut account_trie, &mut storage_trie, id, root, records)?;
     }
-    let root = trie::encode_root(&prepared.account_trie.root);
-    writer.put(&mut account_trie, Kind::AccountTrie, &tables::ROOT_PATH_KEY, Some(&root))?;
+    let records = prepared.account_trie.records.iter();
+    let records = records.map(|(path, r)| (path, r.as_ref().map(|r| &r.record)));
+    write_trie(
+        &mut account_trie,
+        &mut storage_trie,
+        TrieId::Accounts,
+        &prepared.account_trie.root,
+        records,
+    )?;
     for (hash, bytes) in &prepared.codes {
         if code.get(hash.as_slice())?.is_none() {
             code.insert(hash.as_slice(), bytes.as_ref())?;
         }
     }
     Ok(())
+}
+
+/// Writes what stands at the root of trie `id` and the records at changed paths (`None`
+/// removes the record there).
+fn write_trie<'r>(
+    account_trie: &mut Table<'_, &'static [u8], &'static [u8]>,
+    storage_trie: &mut Table<'_, &'static [u8], &'static [u8]>,
+    id: TrieId,
+    root: &ChildRef,
+    records: impl Iterator<Item = (&'r Nibbles, Option<&'r Box<Record>>)>,
+) -> Result<(), StoreError> {
+    let root = (!root.is_empty()).then(|| trie::encode_root(root));
+    match id {
+        TrieId::Accounts => {
+            for (path, record) in records {
+                let bytes = record.map(|record| record.encode());
+                put_record(account_trie, &tables::path_key(path), bytes.as_deref())?;
+            }
+            // The account trie always has its root reference, even when empty.
+            let root = root.unwrap_or_else(|| trie::encode_root(&ChildRef::Empty));
+            put_record(account_trie, &tables::ROOT_PATH_KEY, Some(&root))
+        }
+        TrieId::Storage(owner) => {
+            for (path, record) in records {
+                let key = tables::storage_trie_key(&owner, &tables::path_key(path));
+                let bytes = record.map(|record| record.encode());
+                put_record(storage_trie, &key, bytes.as_deref())?;
+            }
+            let root_key = tables::storage_trie_key(&owner, &tables::ROOT_PATH_KEY);
+            put_record(storage_trie, &root_key, root.as_deref())
+        }
+    }
 }
 
 /// Puts the trie records a committed block wrote into `cache`, and drops the ones it deleted.
@@ -291,8 +346,9 @@ pub(super) fn warm_cache(
     Ok(())
 }
 
-/// Returns every versioned key block `number` wrote to the value it had before the block, and
-/// deletes that block's history: the state after `number - 1` again.
+/// Returns every flat key block `number` wrote to the value it had before the block, and
+/// deletes that block's history. The tries are not touched: the caller writes the reverted
+/// tries of the state it unwinds to ([`write_reverted_tries`]).
 pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreError> {
     let mut history = txn.open_table(tables::HISTORY)?;
     let (start, end) = tables::history_range(number, number);
@@ -302,8 +358,6 @@ pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreErr
         .collect::<Result<_, _>>()?;
     let mut accounts = txn.open_table(tables::ACCOUNTS)?;
     let mut storage = txn.open_table(tables::STORAGE)?;
-    let mut account_trie = txn.open_table(tables::ACCOUNT_TRIE)?;
-    let mut storage_trie = txn.open_table(tables::STORAGE_TRIE)?;
     let corrupt = |reason: String| StoreError::Corrupt { what: "history", reason };
     for (history_key, old) in &entries {
         let (kind, key) = tables::parse_history_key(history_key, number)
@@ -311,8 +365,6 @@ pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreErr
         let table = match kind {
             Kind::Account => &mut accounts,
             Kind::Storage => &mut storage,
-            Kind::AccountTrie => &mut account_trie,
-            Kind::StorageTrie => &mut storage_trie,
         };
         match old.split_first() {
             Some((1, value)) => {
@@ -323,6 +375,21 @@ pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreErr
             }
             _ => return Err(corrupt("malformed previous value".into())),
         }
+    }
+    Ok(())
+}
+
+/// Writes `reverted` (the tries of an older state where they differ from the stored ones) over
+/// the stored tries, so that they are the older state's again.
+pub(super) fn write_reverted_tries(
+    txn: &WriteTransaction,
+    reverted: &RevertedTries,
+) -> Result<(), StoreError> {
+    let mut account_trie = txn.open_table(tables::ACCOUNT_TRIE)?;
+    let mut storage_trie = txn.open_table(tables::STORAGE_TRIE)?;
+    for (id, (root, records)) in &reverted.tries {
+        let records = records.iter().map(|(path, record)| (path, record.as_ref()));
+        write_trie(&mut account_trie, &mut storage_trie, *id, root, records)?;
     }
     Ok(())
 }

@@ -50,17 +50,17 @@ pub(crate) mod meta {
     pub(crate) const PRUNED: &str = "pruned";
 }
 
-/// Version of this layout; a datadir written with another is refused.
-pub(crate) const SCHEMA_VERSION: u64 = 2;
+/// Version of this layout; a datadir written with another is refused. (3: the history keeps
+/// flat values only; 2 also kept every changed trie record.)
+pub(crate) const SCHEMA_VERSION: u64 = 3;
 
-/// Which versioned table a history entry belongs to.
+/// Which versioned table a history entry belongs to. The tries are not versioned: an older
+/// block's records are rebuilt from the flat history (see [`super::view`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Kind {
     Account = 1,
     Storage = 2,
-    AccountTrie = 3,
-    StorageTrie = 4,
 }
 
 impl Kind {
@@ -68,8 +68,6 @@ impl Kind {
         match self {
             Self::Account => 32,
             Self::Storage => 64,
-            Self::AccountTrie => PATH_KEY_LEN,
-            Self::StorageTrie => 32 + PATH_KEY_LEN,
         }
     }
 
@@ -77,8 +75,6 @@ impl Kind {
         Some(match byte {
             1 => Self::Account,
             2 => Self::Storage,
-            3 => Self::AccountTrie,
-            4 => Self::StorageTrie,
             _ => return None,
         })
     }
@@ -127,8 +123,8 @@ pub(crate) fn storage_trie_key(hashed_address: &B256, path: &[u8; PATH_KEY_LEN])
     key
 }
 
-/// Length of the longest history key: block, kind and a storage-trie key.
-pub(crate) const MAX_HISTORY_KEY_LEN: usize = 8 + 1 + 32 + PATH_KEY_LEN;
+/// Length of the longest history key: block, kind and a storage key.
+pub(crate) const MAX_HISTORY_KEY_LEN: usize = 8 + 1 + 64;
 
 /// block ‖ kind ‖ key, written into `out`; returns the used prefix of `out`.
 pub(crate) fn history_key<'a>(

@@ -12,6 +12,7 @@ use sequencer::{
     state::{AccountDiff, AccountInfo, MemoryState, StateDiff, StateReader},
     store::{GenesisBlock, StateView, Store, StoreConfig},
     test_utils::state_only_block,
+    trie::TrieId,
 };
 
 /// The state root of `state` computed from scratch with alloy-trie.
@@ -176,8 +177,8 @@ proptest! {
 
     /// Blocks, an unwind to an earlier block, and other blocks on top of it: every root equals
     /// the from-scratch root, whatever the trie cache holds from the unwound blocks or has
-    /// evicted, every earlier block's state reads back through the history, and proofs at the
-    /// head verify.
+    /// evicted, every earlier block's state, root and proofs read back through the history
+    /// (its tries rebuilt from the flat values), and proofs at the head verify.
     #[test]
     fn roots_stay_right_through_unwinds_and_cache_evictions(
         first in prop::collection::vec(prop::collection::vec((0usize..40, change()), 1..20), 1..6),
@@ -204,9 +205,15 @@ proptest! {
                 prop_assert_eq!(commit(&store, &diff), root_from_scratch(&state));
                 states.push(state);
             }
-            // Every earlier block's state reads back through the history.
+            // Every earlier block's state reads back through the history, and its tries,
+            // rebuilt from that history, give its root and proofs that verify.
             for (block, expected) in states.iter().enumerate() {
                 let view = store.state_at(block as u64).unwrap();
+                let root = root_from_scratch(expected);
+                prop_assert_eq!(view.trie_root(TrieId::Accounts).unwrap().root_hash(), root);
+                for address in [addresses[1], addresses[22]] {
+                    assert_proofs_verify(&view, root, expected, address, &[U256::ZERO, U256::from(5)]);
+                }
                 for address in &addresses {
                     prop_assert_eq!(view.account(*address).unwrap(), expected.account(*address).unwrap());
                     for slot in 0..8u64 {
