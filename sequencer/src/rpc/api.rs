@@ -183,8 +183,9 @@ pub trait EthApi {
     #[method(name = "uninstallFilter")]
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
 
-    /// EIP-1186 account and storage proofs.
-    #[method(name = "getProof")]
+    /// EIP-1186 account and storage proofs. Runs on a blocking thread: at an older block it
+    /// first rebuilds that block's tries from the history, which may take a while.
+    #[method(name = "getProof", blocking)]
     fn get_proof(
         &self,
         address: Address,
