@@ -398,9 +398,13 @@ impl Store {
     /// (an L1 reorg undid the batches that carried them), in one transaction. Only blocks
     /// whose history is kept can be unwound.
     ///
+    /// The tries are rebuilt from the flat history (none of their records is versioned) and
+    /// must give `target`'s state root before anything is committed.
+    ///
     /// # Errors
-    /// [`StoreError::StateUnavailable`] when `target` is older than the kept history; a
-    /// database error (nothing was changed then).
+    /// [`StoreError::StateUnavailable`] when `target` is older than the kept history;
+    /// [`StoreError::Corrupt`] when the rebuilt tries do not give `target`'s state root; a
+    /// database error. Nothing is changed then.
     pub fn unwind_to(&self, target: u64) -> Result<(), StoreError> {
         let head = self.head_number();
         if target >= head {
