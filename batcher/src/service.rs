@@ -425,10 +425,11 @@ impl Service {
                 txs = first.txs,
                 raw_bytes = first.raw_bytes,
                 compressed_bytes = first.compressed_bytes,
-                bytes_per_tx = first.compressed_bytes as f64 / first.txs.max(1) as f64,
+                bytes_per_tx =
+                    %format_args!("{:.1}", first.compressed_bytes as f64 / first.txs.max(1) as f64),
                 frames = first.frames,
                 l1_gas_used = gas_used,
-                l1_gas_per_tx = gas_used as f64 / first.txs.max(1) as f64,
+                l1_gas_per_tx = (gas_used as f64 / first.txs.max(1) as f64).round() as u64,
                 l1_tx = %first.hashes.last().copied().unwrap_or_default(),
                 "posted batch"
             );
