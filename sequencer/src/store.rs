@@ -102,7 +102,10 @@ pub enum StoreError {
         expected_chain: u64,
     },
     /// The datadir uses another storage layout.
-    #[error("datadir has storage schema {found}, this build uses {expected}")]
+    #[error(
+        "datadir has storage schema {found}, this build uses {expected}: start with a new \
+         datadir, or run the build that wrote it"
+    )]
     Schema {
         /// Found.
         found: u64,

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use sequencer::{
     genesis::{Genesis, GenesisAccount},
     state::{AccountDiff, AccountInfo, MemoryState, StateDiff, StateReader},
-    store::{GenesisBlock, StateView, Store, StoreConfig},
+    store::{GenesisBlock, StateView, Store, StoreConfig, StoreError},
     test_utils::state_only_block,
     trie::TrieId,
 };
@@ -317,6 +317,23 @@ fn proofs_verify_at_the_head_and_at_recent_blocks() {
             assert_proofs_verify(&view, *root, state, address, &slots);
         }
     }
+}
+
+#[test]
+fn a_datadir_of_another_storage_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let block = GenesisBlock::new(&genesis(&[Address::repeat_byte(1)])).unwrap();
+    drop(Store::open(dir.path(), &block, StoreConfig::default()).unwrap());
+    // Rewrite the schema the datadir records to the one before the tries lost their history.
+    let meta: redb::TableDefinition<'_, &str, &[u8]> = redb::TableDefinition::new("meta");
+    let db = redb::Database::open(dir.path().join("state.redb")).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(meta).unwrap().insert("schema", 2u64.to_be_bytes().as_slice()).unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let error = Store::open(dir.path(), &block, StoreConfig::default()).unwrap_err();
+    assert!(matches!(error, StoreError::Schema { found: 2, expected: 3 }), "{error}");
+    assert!(error.to_string().contains("start with a new datadir"), "{error}");
 }
 
 #[test]
