@@ -184,13 +184,23 @@ fn remove_prefix(
 ) -> Result<Removed, StoreError> {
     let mut end = prefix.to_vec();
     end.extend_from_slice(&[0xff; 40]);
+    take_range(table, prefix, &end)
+}
+
+/// Removes every entry of `table` with a key in `start..end`; returns them.
+fn take_range(
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    start: &[u8],
+    end: &[u8],
+) -> Result<Removed, StoreError> {
     Ok(table
-        .extract_from_if(prefix..end.as_slice(), |_, _| true)?
+        .extract_from_if(start..end, |_, _| true)?
         .map(|entry| entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
         .collect::<Result<_, _>>()?)
 }
 
-/// Puts a trie record (or a root reference) at `key`, or removes it: tries are not versioned.
+/// Puts `value` at `key`, or removes the key, recording no history: for trie records (and
+/// root references), which are not versioned, and for restoring a flat value on unwind.
 fn put_record(
     table: &mut Table<'_, &'static [u8], &'static [u8]>,
     key: &[u8],
@@ -352,29 +362,22 @@ pub(super) fn warm_cache(
 pub(super) fn unwind(txn: &WriteTransaction, number: u64) -> Result<(), StoreError> {
     let mut history = txn.open_table(tables::HISTORY)?;
     let (start, end) = tables::history_range(number, number);
-    let entries: Vec<(Vec<u8>, Vec<u8>)> = history
-        .extract_from_if(start.as_slice()..end.as_slice(), |_, _| true)?
-        .map(|entry| entry.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())))
-        .collect::<Result<_, _>>()?;
+    let entries = take_range(&mut history, &start, &end)?;
     let mut accounts = txn.open_table(tables::ACCOUNTS)?;
     let mut storage = txn.open_table(tables::STORAGE)?;
     let corrupt = |reason: String| StoreError::Corrupt { what: "history", reason };
     for (history_key, old) in &entries {
-        let (kind, key) = tables::parse_history_key(history_key, number)
-            .ok_or_else(|| corrupt(format!("malformed key in block {number}")))?;
+        let (kind, key) = match tables::parse_history_key(history_key) {
+            Some((block, kind, key)) if block == number => (kind, key),
+            _ => return Err(corrupt(format!("malformed key in block {number}"))),
+        };
+        let old = tables::parse_history_value(old)
+            .ok_or_else(|| corrupt("malformed previous value".into()))?;
         let table = match kind {
             Kind::Account => &mut accounts,
             Kind::Storage => &mut storage,
         };
-        match old.split_first() {
-            Some((1, value)) => {
-                table.insert(key, value)?;
-            }
-            Some((0, [])) => {
-                table.remove(key)?;
-            }
-            _ => return Err(corrupt("malformed previous value".into())),
-        }
+        put_record(table, key, old)?;
     }
     Ok(())
 }

@@ -140,12 +140,12 @@ pub(crate) fn history_key<'a>(
     &out[..len]
 }
 
-/// The (kind, key) a [`history_key`] of `block` encodes; `None` when the bytes are no such key.
-pub(crate) fn parse_history_key(bytes: &[u8], block: u64) -> Option<(Kind, &[u8])> {
-    let (prefix, rest) = bytes.split_at_checked(8)?;
+/// The (block, kind, key) a [`history_key`] encodes; `None` when the bytes are no such key.
+pub(crate) fn parse_history_key(bytes: &[u8]) -> Option<(u64, Kind, &[u8])> {
+    let (block, rest) = bytes.split_first_chunk::<8>()?;
     let (&kind, key) = rest.split_first()?;
     let kind = Kind::from_u8(kind)?;
-    (prefix == block.to_be_bytes() && key.len() == kind.key_len()).then_some((kind, key))
+    (key.len() == kind.key_len()).then_some((u64::from_be_bytes(*block), kind, key))
 }
 
 /// Bounds of the history keys of blocks `from..=to`: every key of those blocks is `>= start`
@@ -154,6 +154,16 @@ pub(crate) fn history_range(from: u64, to: u64) -> ([u8; 8], [u8; 9]) {
     let mut end = [0xff; 9];
     end[..8].copy_from_slice(&to.to_be_bytes());
     (from.to_be_bytes(), end)
+}
+
+/// The previous value a [`history_value`] encodes (`Some(None)`: absent before the block);
+/// `None` when the bytes are no such value.
+pub(crate) fn parse_history_value(bytes: &[u8]) -> Option<Option<&[u8]>> {
+    match bytes.split_first()? {
+        (1, old) => Some(Some(old)),
+        (0, []) => Some(None),
+        _ => None,
+    }
 }
 
 /// A history value: 0 for "absent before the block", else 1 ‖ old value.

@@ -132,10 +132,7 @@ impl StateView {
         let mut buf = [0u8; tables::MAX_HISTORY_KEY_LEN];
         for block in self.block + 1..=self.head {
             if let Some(old) = self.history.get(tables::history_key(&mut buf, block, kind, key))? {
-                return Ok(match old.value() {
-                    [1, old @ ..] => Some(parse(old)),
-                    _ => None,
-                });
+                return Ok(tables::parse_history_value(old.value()).flatten().map(parse));
             }
         }
         Ok(table.get(key)?.map(|v| parse(v.value())))
@@ -242,15 +239,11 @@ impl StateView {
         let (start, end) = tables::history_range(self.block + 1, self.head);
         for entry in self.history.range(start.as_slice()..end.as_slice())? {
             let (key, value) = entry?;
-            let (key, value) = (key.value(), value.value());
-            let block = key.first_chunk::<8>().map_or(0, |b| u64::from_be_bytes(*b));
-            let (kind, key) = tables::parse_history_key(key, block)
-                .ok_or_else(|| corrupt(format!("malformed key in block {block}")))?;
-            let old = match value.split_first() {
-                Some((1, old)) => Some(old.to_vec()),
-                Some((0, [])) => None,
-                _ => return Err(corrupt(format!("malformed previous value in block {block}"))),
-            };
+            let (block, kind, key) = tables::parse_history_key(key.value())
+                .ok_or_else(|| corrupt(format!("malformed key after block {}", self.block)))?;
+            let old = tables::parse_history_value(value.value())
+                .ok_or_else(|| corrupt(format!("malformed previous value in block {block}")))?
+                .map(<[u8]>::to_vec);
             // Blocks in ascending order: the first entry of a key is its value at the view.
             match kind {
                 Kind::Account => {
