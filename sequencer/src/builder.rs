@@ -6,8 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{Header, proofs};
+use alloy::{
+    consensus::{Header, proofs},
+    eips::eip2718::Encodable2718,
+};
 use alloy_primitives::{B256, Bloom};
+use alloy_trie::root::ordered_trie_root_with_encoder;
 
 use crate::{
     chain::{BlockAttributes, ChainSpec, PendingHeader},
@@ -22,7 +26,8 @@ pub struct BuiltBlock {
     pub block: StoredBlock,
     /// Its state writes and root, for [`Store::commit_block`].
     pub state: PreparedState,
-    /// The execution (skipped transactions included), for the txpool and logs.
+    /// The execution (skipped transactions included), for the txpool and logs; its receipts
+    /// have moved into `block`.
     pub execution: BlockExecution,
     /// Execution statistics.
     pub stats: ExecStats,
@@ -71,14 +76,28 @@ pub fn build_block(
     let pending = PendingHeader::child_of(spec, parent.header, parent.hash, attributes);
     let env = BlockEnv::for_pending(spec, &pending);
     let started = Instant::now();
-    let (execution, stats) = executor.execute(parent_state, &env, txs)?;
+    let (mut execution, stats) = executor.execute(parent_state, &env, txs)?;
     let exec_time = started.elapsed();
-    let started = Instant::now();
-    let state = store.prepare(parent_state, &execution.diff)?;
-    let root_time = started.elapsed();
-
+    // The state root and the two ordered roots are independent: hash them at once, so the
+    // block's critical path is the longest of them, not their sum.
     let transactions: Vec<_> = execution.included.iter().map(|&i| txs[i].tx.clone()).collect();
-    let envelopes: Vec<_> = transactions.iter().map(|tx| tx.inner().clone()).collect();
+    let (prepared, (transactions_root, receipts_root)) = rayon::join(
+        || {
+            let started = Instant::now();
+            store.prepare(parent_state, &execution.diff).map(|state| (state, started.elapsed()))
+        },
+        || {
+            rayon::join(
+                || {
+                    ordered_trie_root_with_encoder(&transactions, |tx, buf| {
+                        tx.inner().encode_2718(buf)
+                    })
+                },
+                || proofs::calculate_receipt_root(&execution.receipts),
+            )
+        },
+    );
+    let (state, root_time) = prepared?;
     let mut bloom = Bloom::ZERO;
     for receipt in &execution.receipts {
         bloom.accrue_bloom(receipt.logs_bloom());
@@ -86,12 +105,13 @@ pub fn build_block(
     let header = pending.seal(
         spec,
         state.state_root,
-        proofs::calculate_transaction_root(&envelopes),
-        proofs::calculate_receipt_root(&execution.receipts),
+        transactions_root,
+        receipts_root,
         bloom,
         execution.gas_used,
     );
     let hash = header.hash_slow();
-    let block = StoredBlock { header, hash, transactions, receipts: execution.receipts.clone() };
+    let receipts = std::mem::take(&mut execution.receipts);
+    let block = StoredBlock { header, hash, transactions, receipts };
     Ok(BuiltBlock { block, state, execution, stats, exec_time, root_time })
 }
