@@ -174,10 +174,14 @@ fn infer_with(
     let reads = vm.db_mut().take_log();
     let (outcome, state) = result.ok()?;
     let sender = tx.signer();
-    let reusable = reads.iter().any(|(key, seen)| {
-        *key == StateKey::Account(sender)
-            && matches!(seen, Observed::Account(Some(a)) if a.nonce == tx.nonce())
-    });
+    // Run with the nonce check off, so only a run that saw the sender at the transaction's
+    // own nonce is what the block would run (and never at the last nonce, which the block
+    // refuses: the sender's nonce cannot be bumped past it).
+    let reusable = tx.nonce() != u64::MAX
+        && reads.iter().any(|(key, seen)| {
+            *key == StateKey::Account(sender)
+                && matches!(seen, Observed::Account(Some(a)) if a.nonce == tx.nonce())
+        });
     let mut keys: Vec<Access> = reads.iter().map(|(key, _)| (*key, false)).collect();
     for (address, account) in &state {
         if !account.is_touched() {

@@ -24,7 +24,9 @@ pub(crate) fn fee(tx: &Recovered<TxEnvelope>, env: &BlockEnv, gas_used: u64) -> 
     } else {
         price
     };
-    U256::from(tip) * U256::from(gas_used)
+    // In 128 bits, as revm's `reward_beneficiary` computes it (the txpool refuses
+    // transactions whose fee could overflow it, so this is the exact product).
+    U256::from(tip.wrapping_mul(u128::from(gas_used)))
 }
 
 /// The result, receipt (cumulative gas zero for now) and fee of an executed transaction.

@@ -145,14 +145,34 @@ impl<'a> Overlay<'a> {
         self.apply_changes(&changes_of(state, self.spec))
     }
 
+    /// Credits each of `amounts` to `address` in turn, as [`Self::credit`] does: as one
+    /// credit of their sum unless the balance would overflow on the way (then one by one, so
+    /// the credits that fit land, as they do when each transaction pays its own).
+    pub(crate) fn credit_each(
+        &mut self,
+        address: Address,
+        amounts: &[U256],
+    ) -> Result<(), DbError> {
+        let balance = self.entry(address)?.info.map_or(U256::ZERO, |info| info.balance);
+        let total = amounts.iter().try_fold(balance, |sum, amount| sum.checked_add(*amount));
+        if total.is_some() {
+            return self.credit(address, amounts.iter().fold(U256::ZERO, |sum, a| sum + a));
+        }
+        for amount in amounts {
+            self.credit(address, *amount)?;
+        }
+        Ok(())
+    }
+
     /// Credits `amount` to `address` as the fee payment to a block's beneficiary does:
     /// creating the account if needed, and deleting it if it is left empty from Spurious
-    /// Dragon on (a touched empty account).
+    /// Dragon on (a touched empty account). A credit that would overflow the balance leaves
+    /// it unchanged, as revm's does.
     pub(crate) fn credit(&mut self, address: Address, amount: U256) -> Result<(), DbError> {
         let spec = self.spec;
         let entry = self.entry(address)?;
         let mut info = entry.info.unwrap_or_default();
-        info.balance += amount;
+        info.balance = info.balance.checked_add(amount).unwrap_or(info.balance);
         if spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) && info.is_empty() {
             if entry.info.is_some() {
                 entry.info = None;

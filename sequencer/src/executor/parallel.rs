@@ -59,7 +59,7 @@ use std::{borrow::Cow, collections::BTreeMap, hash::BuildHasher};
 
 use alloy::consensus::Transaction as _;
 use alloy_primitives::{
-    Address, B256, Bytes, U256,
+    Address, B256, Bytes,
     map::{DefaultHashBuilder, HashMap},
 };
 use rayon::prelude::*;
@@ -676,10 +676,18 @@ fn take_back(
     let mut gone = gone.into_iter();
     diff.retain(|_| !gone.next().unwrap_or(false));
     if !codes.is_empty() {
-        // Code stays only where an account left in the diff still has it.
-        codes.retain(|hash, _| {
-            diff.iter().any(|(_, c)| c.info.is_some_and(|i| i.code_hash == *hash))
-        });
+        // Code stays only where an account left in the diff was given it in this block (an
+        // account that kept the same code from before does not keep a deployment alive).
+        let mut deployed = std::collections::HashSet::new();
+        for (address, change) in diff.iter() {
+            let Some(info) = change.info else { continue };
+            if codes.contains_key(&info.code_hash)
+                && state.account(*address)?.map(|a| a.code_hash) != Some(info.code_hash)
+            {
+                deployed.insert(info.code_hash);
+            }
+        }
+        codes.retain(|hash, _| deployed.contains(hash));
     }
     Ok(())
 }
@@ -820,11 +828,11 @@ fn finish(
     mut diff: StateDiff,
 ) -> Result<BlockExecution, ExecError> {
     let mut out = BlockExecution::with_capacity(outcomes.len());
-    let mut fees = U256::ZERO;
+    let mut fees = Vec::with_capacity(outcomes.len());
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(done) => {
-                fees += done.fee;
+                fees.push(done.fee);
                 record(&mut out, index, done);
             }
             Err(reason) => out.skipped.push(SkippedTx { index, reason }),
@@ -832,7 +840,7 @@ fn finish(
     }
     if !out.included.is_empty() {
         let mut beneficiary = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
-        beneficiary.credit(env.beneficiary, fees).map_err(|e| ExecError::State(e.0))?;
+        beneficiary.credit_each(env.beneficiary, &fees).map_err(|e| ExecError::State(e.0))?;
         match beneficiary.into_diff().accounts.remove(&env.beneficiary) {
             Some(change) => diff.accounts.insert(env.beneficiary, change),
             None => diff.accounts.remove(&env.beneficiary),
@@ -963,7 +971,9 @@ fn validate_in_order(
                             let change = &mut changes.to_mut()[at];
                             if !change.destroyed {
                                 let mut info = change.info.unwrap_or_default();
-                                info.balance += done.fee;
+                                // Unchanged on overflow, as revm's credit.
+                                info.balance =
+                                    info.balance.checked_add(done.fee).unwrap_or(info.balance);
                                 let empty =
                                     spec.is_enabled_in(SpecId::SPURIOUS_DRAGON) && info.is_empty();
                                 change.info = (!empty).then_some(info);
@@ -988,6 +998,7 @@ fn validate_in_order(
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::U256;
     use revm::primitives::KECCAK_EMPTY;
 
     use super::*;

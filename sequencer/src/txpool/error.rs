@@ -123,16 +123,27 @@ pub enum PoolError {
     /// Priority fee above the max fee.
     #[error("max priority fee per gas higher than max fee per gas")]
     TipAboveFeeCap,
+    /// Fee cap times gas limit does not fit in 128 bits: the EVM computes fees in 128 bits, and
+    /// no account can pay such a transaction anyway.
+    #[error("max fee per gas times gas limit exceeds 2^128-1")]
+    FeeCapTooHigh,
     /// An EIP-7702 transaction with no authorizations.
     #[error("EIP-7702 transaction with empty auth list")]
     EmptyAuthorizationList,
     /// A same-nonce replacement without the required fee bump.
     #[error("replacement transaction underpriced")]
     ReplacementUnderpriced,
-    /// The pool (or the sender's share of it) is full and this transaction pays too little to
-    /// evict another.
+    /// The pool is full and this transaction pays too little to evict another (or the node's
+    /// admission queue is full).
     #[error("txpool is full")]
     PoolFull,
+    /// The sender already has as many transactions pooled (or queued behind a nonce gap) as
+    /// one sender may.
+    #[error("account limit exceeded: at most {max} transactions of one sender are pooled")]
+    AccountLimit {
+        /// The limit that was reached.
+        max: usize,
+    },
 }
 
 impl PoolError {

@@ -123,6 +123,9 @@ pub fn check_decoded(
     if tx.max_priority_fee_per_gas().is_some_and(|tip| tip > max_fee) {
         return Err(PoolError::TipAboveFeeCap);
     }
+    if max_fee.checked_mul(u128::from(gas)).is_none() {
+        return Err(PoolError::FeeCapTooHigh);
+    }
     let hash = *tx.tx_hash();
     let sender = tx.recover_signer().map_err(|_| PoolError::InvalidSender)?;
     Ok(CheckedTx { tx: Recovered::new_unchecked(tx, sender), hash, size, inference: None })
@@ -242,6 +245,24 @@ mod tests {
         assert!(matches!(check_raw(&[], &rules()), Err(PoolError::Decode(_))));
         let big = vec![0u8; MAX_TX_BYTES + 1];
         assert!(matches!(check_raw(&big, &rules()), Err(PoolError::Oversized { .. })));
+    }
+
+    #[test]
+    fn rejects_a_fee_cap_whose_fee_overflows_128_bits() {
+        let sign = |max_fee_per_gas: u128| {
+            let mut tx = TxEip1559 {
+                chain_id: 7,
+                gas_limit: 21_000,
+                max_fee_per_gas,
+                max_priority_fee_per_gas: max_fee_per_gas,
+                to: TxKind::Call(Address::ZERO),
+                ..Default::default()
+            };
+            let sig = signer().sign_transaction_sync(&mut tx).unwrap();
+            TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+        };
+        assert_eq!(check_raw(&sign(1 << 114), &rules()), Err(PoolError::FeeCapTooHigh));
+        assert!(check_raw(&sign(u128::MAX / 21_000), &rules()).is_ok());
     }
 
     #[test]

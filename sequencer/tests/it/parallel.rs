@@ -427,14 +427,25 @@ fn assert_equivalent_with(
 /// Executes `blocks` in a row (each on the state the previous left) and checks each.
 fn check_blocks(blocks: &[Vec<Spec>], beneficiary: Address, gas_limit: u64) {
     let (genesis, signers) = genesis();
-    let mut state = memory_state(&genesis);
-    let mut env = workload::block_env(&genesis);
+    check_blocks_from(&genesis, &signers, blocks, beneficiary, gas_limit);
+}
+
+/// [`check_blocks`] from a given genesis.
+fn check_blocks_from(
+    genesis: &Genesis,
+    signers: &[PrivateKeySigner],
+    blocks: &[Vec<Spec>],
+    beneficiary: Address,
+    gas_limit: u64,
+) {
+    let mut state = memory_state(genesis);
+    let mut env = workload::block_env(genesis);
     env.beneficiary = beneficiary;
     env.gas_limit = gas_limit;
     let mut nonces = vec![0u64; SENDERS];
     for specs in blocks {
-        let txs = build_block(specs, &signers, &mut nonces, &state, &env);
-        assert_equivalent(&genesis, &state, &env, &txs);
+        let txs = build_block(specs, signers, &mut nonces, &state, &env);
+        assert_equivalent(genesis, &state, &env, &txs);
         let (seq, _) = SequentialExecutor::default().execute(&state, &env, &txs).unwrap();
         state.apply(&seq.diff);
         for (sender, nonce) in nonces.iter_mut().enumerate() {
@@ -577,6 +588,19 @@ fn parallel_matches_sequential_when_the_beneficiary_sends_transactions() {
     let mut block = specs(0, 20, Lists::Correct);
     block.extend(specs(3, 10, Lists::None));
     check_blocks(&[block], account_key(0).address(), 30_000_000);
+}
+
+#[test]
+fn parallel_matches_sequential_when_fees_overflow_the_beneficiary_balance() {
+    // A beneficiary so rich that the block's fees overflow its balance part way through: a
+    // credit that would overflow is dropped, transaction by transaction, as revm drops it.
+    let (mut genesis, signers) = genesis();
+    let rich = Address::new([0xbe; 20]);
+    let headroom = U256::from(15_000_000_000u64);
+    genesis
+        .alloc
+        .insert(rich, GenesisAccount { balance: U256::MAX - headroom, ..Default::default() });
+    check_blocks_from(&genesis, &signers, &[specs(0, 20, Lists::Correct)], rich, 30_000_000);
 }
 
 #[test]
