@@ -273,13 +273,32 @@ impl Node {
         self.next.read().clone()
     }
 
+    /// The plan of the child of `head`: the one made when `head` was committed, or a new one
+    /// when making that one failed (the head's state could not be opened then), so a
+    /// transient failure delays one block instead of leaving the producer on a stale plan.
+    ///
+    /// # Errors
+    /// When the head's state still cannot be opened.
+    pub(crate) fn plan_child_of(&self, head: u64) -> Result<Arc<NextBlock>, StoreError> {
+        let next = self.next_block();
+        if next.attributes.number == head + 1 {
+            return Ok(next);
+        }
+        let _pool = self.pool.lock();
+        let planned = Arc::new(NextBlock::plan(&self.spec, &self.config, &self.store)?);
+        *self.next.write() = planned.clone();
+        Ok(planned)
+    }
+
     /// Submits a raw transaction: the recovery worker decodes and checks it and recovers its
     /// sender (transactions arriving together in parallel on all cores), then admits it into
     /// the pool — in arrival order, so a batch of one sender's consecutive nonces is never
     /// seen with gaps.
     pub(crate) async fn submit(&self, raw: Bytes) -> Result<AddOutcome, PoolError> {
         let (reply, answer) = oneshot::channel();
-        if self.recovery.send((raw, reply)).is_err() {
+        // Never wait for room: this runs on an async worker, and a full queue means the node
+        // is already behind, so the sender hears "txpool is full" and may retry.
+        if self.recovery.try_send((raw, reply)).is_err() {
             return Err(PoolError::PoolFull);
         }
         answer.await.unwrap_or(Err(PoolError::PoolFull))
@@ -418,62 +437,77 @@ impl RecoveryWorker {
     /// transactions just below them, so that a block holding several of a sender's
     /// transactions can reuse every one of their results.
     fn infer(&self, node: &Node, checked: &mut [Result<CheckedTx, PoolError>]) {
-        let mut by_sender: std::collections::HashMap<Address, Vec<usize>> =
-            std::collections::HashMap::new();
-        for (i, tx) in checked.iter().enumerate() {
-            if let Ok(tx) = tx
-                && executor::worth_inferring(tx.tx.inner())
-            {
-                by_sender.entry(tx.tx.signer()).or_default().push(i);
-            }
-        }
-        if by_sender.is_empty() {
+        if !checked
+            .iter()
+            .any(|tx| tx.as_ref().is_ok_and(|tx| executor::worth_inferring(tx.tx.inner())))
+        {
             return;
         }
-        let tx_at = |i: usize| &checked[i].as_ref().expect("grouped on Ok").tx;
         let mut chains: Vec<executor::Chain<'_>> = Vec::new();
         let mut chained: Vec<Vec<usize>> = Vec::new();
-        let next = {
-            // The plan and the pool's view of each sender's nonce change together, under this
-            // lock, when a block is committed.
-            let pool = node.pool.lock();
-            let next = self.next.read().clone();
-            for (sender, mut members) in by_sender {
-                members.sort_by_key(|&i| tx_at(i).nonce());
-                let first = tx_at(members[0]).nonce();
-                let before = pool
-                    .inferences_below(&sender, first)
-                    .filter(|before| {
-                        before.len() < MAX_CHAIN && before.iter().all(|b| b.chains_onto(&next.env))
-                    })
-                    .unwrap_or_default();
-                let mut chain = executor::Chain { before, txs: Vec::new() };
-                let mut indices = Vec::new();
-                let mut expected = first;
-                for i in members {
-                    let tx = tx_at(i);
-                    let full = chain.before.len() + chain.txs.len() >= MAX_CHAIN;
-                    if tx.nonce() != expected || full {
-                        // Not the next nonce of the chain (a gap or a replacement), or the
-                        // chain is long enough: the rest starts anew, on the state alone.
-                        let cut = std::mem::replace(
-                            &mut chain,
-                            executor::Chain { before: Vec::new(), txs: Vec::new() },
-                        );
-                        if !cut.txs.is_empty() {
-                            chains.push(cut);
-                            chained.push(std::mem::take(&mut indices));
-                        }
-                    }
-                    chain.txs.push(tx);
-                    indices.push(i);
-                    expected = tx.nonce() + 1;
-                }
-                chains.push(chain);
-                chained.push(indices);
+        // The plan and the pool's view of each sender's nonce change together, under this
+        // lock, when a block is committed.
+        let pool = node.pool.lock();
+        let next = self.next.read().clone();
+        // A call the pool would refuse (known, stale nonce, unaffordable, underpriced
+        // replacement) gets its refusal now instead of an EVM run; a copy of a call earlier in
+        // the batch is not run twice.
+        let mut accounts: std::collections::HashMap<Address, Option<crate::state::AccountInfo>> =
+            std::collections::HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut by_sender: std::collections::HashMap<Address, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (i, entry) in checked.iter_mut().enumerate() {
+            let Ok(tx) = entry else { continue };
+            if !executor::worth_inferring(tx.tx.inner()) || !seen.insert(tx.hash) {
+                continue;
             }
-            next
-        };
+            let sender = tx.tx.signer();
+            let account = accounts
+                .entry(sender)
+                .or_insert_with(|| next.parent_state.account(sender).ok().flatten());
+            if let Err(refused) = pool.check_admissible(tx, &account.unwrap_or_default()) {
+                *entry = Err(refused);
+                continue;
+            }
+            by_sender.entry(sender).or_default().push(i);
+        }
+        let tx_at = |i: usize| &checked[i].as_ref().expect("grouped on Ok").tx;
+        for (sender, mut members) in by_sender {
+            members.sort_by_key(|&i| tx_at(i).nonce());
+            let first = tx_at(members[0]).nonce();
+            let before = pool
+                .inferences_below(&sender, first)
+                .filter(|before| {
+                    before.len() < MAX_CHAIN && before.iter().all(|b| b.chains_onto(&next.env))
+                })
+                .unwrap_or_default();
+            let mut chain = executor::Chain { before, txs: Vec::new() };
+            let mut indices = Vec::new();
+            let mut expected = first;
+            for i in members {
+                let tx = tx_at(i);
+                let full = chain.before.len() + chain.txs.len() >= MAX_CHAIN;
+                if tx.nonce() != expected || full {
+                    // Not the next nonce of the chain (a gap or a replacement), or the
+                    // chain is long enough: the rest starts anew, on the state alone.
+                    let cut = std::mem::replace(
+                        &mut chain,
+                        executor::Chain { before: Vec::new(), txs: Vec::new() },
+                    );
+                    if !cut.txs.is_empty() {
+                        chains.push(cut);
+                        chained.push(std::mem::take(&mut indices));
+                    }
+                }
+                chain.txs.push(tx);
+                indices.push(i);
+                expected = tx.nonce() + 1;
+            }
+            chains.push(chain);
+            chained.push(indices);
+        }
+        drop(pool);
         let (env, state) = (&next.env, next.parent_state.as_ref());
         let inferred = executor::infer_chains(state, &self.codes, env, &chains);
         for (indices, results) in chained.into_iter().zip(inferred) {

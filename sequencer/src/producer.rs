@@ -74,7 +74,7 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
     let (parent, parent_hash) = (&head.0, head.1);
     // The block planned when the parent was committed: admission pre-executed transactions in
     // its environment, so their results can be reused.
-    let next = node.next_block();
+    let next = node.plan_child_of(parent.number)?;
     let parent_state = next.parent_state.clone();
     let attributes = next.attributes.clone();
     let candidates = node.pool.lock().best(

@@ -183,25 +183,31 @@ impl TxPool {
         (queue.state_nonce..nonce).map(|n| queue.txs.get(&n)?.inference.clone()).collect()
     }
 
-    /// Admits a checked transaction given its sender's account in the latest state.
+    /// The sender's next nonce: its account's, or the pool's record of it when a block has
+    /// moved it on and the caller's state is older.
+    fn next_nonce(&self, sender: &Address, account: &AccountInfo) -> u64 {
+        account.nonce.max(self.senders.get(sender).map_or(0, |q| q.state_nonce))
+    }
+
+    /// Whether `checked` would be admitted against the sender's `account` (absent: empty),
+    /// leaving the pool-wide size limit aside: known, nonce, funds, replacement price and the
+    /// sender's share. Returns the pooled transaction it would replace. Admission asks this
+    /// before pre-executing a call, so a transaction the pool refuses costs no EVM run.
     ///
     /// # Errors
-    /// Nonce too low or too far ahead, insufficient funds, an underpriced replacement, a full
-    /// pool, or a duplicate.
-    pub fn add(
-        &mut self,
-        checked: CheckedTx,
-        account: Option<AccountInfo>,
-    ) -> Result<AddOutcome, PoolError> {
+    /// Why the pool refuses it.
+    pub fn check_admissible(
+        &self,
+        checked: &CheckedTx,
+        account: &AccountInfo,
+    ) -> Result<Option<Arc<PooledTx>>, PoolError> {
         if self.by_hash.contains_key(&checked.hash) {
             return Err(PoolError::AlreadyKnown);
         }
         let sender = checked.tx.signer();
-        let account = account.unwrap_or_default();
         let tx = checked.tx.inner();
         let nonce = tx.nonce();
-        let queue_nonce = self.senders.get(&sender).map_or(0, |q| q.state_nonce);
-        let next = account.nonce.max(queue_nonce);
+        let next = self.next_nonce(&sender, account);
         if nonce < next {
             return Err(PoolError::NonceTooLow { next, got: nonce });
         }
@@ -230,14 +236,33 @@ impl TxPool {
             let queue = self.senders.get(&sender);
             let count = queue.map_or(0, |q| q.txs.len());
             if count >= self.config.max_per_sender {
-                return Err(PoolError::PoolFull);
+                return Err(PoolError::AccountLimit { max: self.config.max_per_sender });
             }
             let pending_end = queue.map_or(next, |q| q.pending_end.max(next));
             let queued = queue.map_or(0, SenderQueue::queued);
             if nonce > pending_end && queued >= self.config.max_queued_per_sender {
-                return Err(PoolError::PoolFull);
+                return Err(PoolError::AccountLimit { max: self.config.max_queued_per_sender });
             }
         }
+        Ok(existing)
+    }
+
+    /// Admits a checked transaction given its sender's account in the latest state.
+    ///
+    /// # Errors
+    /// Nonce too low or too far ahead, insufficient funds, an underpriced replacement, a full
+    /// pool, or a duplicate.
+    pub fn add(
+        &mut self,
+        checked: CheckedTx,
+        account: Option<AccountInfo>,
+    ) -> Result<AddOutcome, PoolError> {
+        let account = account.unwrap_or_default();
+        let existing = self.check_admissible(&checked, &account)?;
+        let sender = checked.tx.signer();
+        let tx = checked.tx.inner();
+        let nonce = tx.nonce();
+        let next = self.next_nonce(&sender, &account);
 
         let mut evicted = Vec::new();
         if existing.is_none() && self.by_hash.len() >= self.config.max_txs {
@@ -501,7 +526,7 @@ mod tests {
             TxPool::new(PoolConfig { max_queued_per_sender: 2, ..PoolConfig::default() });
         pool.add(signed(0, 5, 10, 1), rich()).unwrap();
         pool.add(signed(0, 6, 10, 1), rich()).unwrap();
-        assert_eq!(pool.add(signed(0, 9, 10, 1), rich()), Err(PoolError::PoolFull));
+        assert_eq!(pool.add(signed(0, 9, 10, 1), rich()), Err(PoolError::AccountLimit { max: 2 }));
     }
 
     #[test]
