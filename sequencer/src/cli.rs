@@ -79,6 +79,12 @@ pub(crate) struct Cli {
     #[arg(long = "rpc.gas-cap", value_name = "GAS", env = "SEQUENCER_RPC_GAS_CAP", default_value_t = RpcConfig::default().gas_cap, help_heading = "RPC")]
     rpc_gas_cap: u64,
 
+    /// Most calls whose cost the caller controls (eth_call, eth_estimateGas,
+    /// eth_createAccessList, eth_getLogs and log filters, eth_feeHistory, eth_getProof) that
+    /// run at once; the rest wait. Default: the number of CPUs.
+    #[arg(long = "rpc.max-concurrent-calls", value_name = "N", env = "SEQUENCER_RPC_MAX_CONCURRENT_CALLS", default_value_t = RpcConfig::default().max_concurrent_calls, help_heading = "RPC")]
+    rpc_max_concurrent_calls: usize,
+
     /// Most blocks one eth_getLogs request may scan.
     #[arg(long = "rpc.max-logs-range", value_name = "BLOCKS", env = "SEQUENCER_RPC_MAX_LOGS_RANGE", default_value_t = RpcConfig::default().max_logs_range, help_heading = "RPC")]
     rpc_max_logs_range: u64,
@@ -254,6 +260,7 @@ impl Cli {
                 max_batch: self.rpc_max_batch,
                 max_logs_range: self.rpc_max_logs_range,
                 gas_cap: self.rpc_gas_cap,
+                max_concurrent_calls: self.rpc_max_concurrent_calls,
                 ..RpcConfig::default()
             },
             metrics_addr: self.metrics,

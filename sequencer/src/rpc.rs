@@ -43,6 +43,10 @@ pub struct RpcConfig {
     pub max_logs: usize,
     /// Gas limit of `eth_call` and the ceiling of `eth_estimateGas`.
     pub gas_cap: u64,
+    /// Most calls whose cost the caller controls (`eth_call`, `eth_estimateGas`,
+    /// `eth_createAccessList`, log queries, `eth_feeHistory`, `eth_getProof`) run at once; the
+    /// rest wait their turn.
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for RpcConfig {
@@ -55,6 +59,7 @@ impl Default for RpcConfig {
             max_logs_range: 10_000,
             max_logs: 20_000,
             gas_cap: 50_000_000,
+            max_concurrent_calls: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }

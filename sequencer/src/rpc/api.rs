@@ -17,7 +17,9 @@ use jsonrpsee::{
     proc_macros::rpc,
 };
 
-/// The `eth_` namespace.
+/// The `eth_` namespace. The `async` methods are those whose cost a caller controls (EVM
+/// runs, log scans, proofs): the server runs them on blocking threads, a bounded number at
+/// once, so they never occupy the async workers the producer and other requests need.
 #[rpc(server, client, namespace = "eth")]
 pub trait EthApi {
     /// The chain id (EIP-155).
@@ -59,7 +61,7 @@ pub trait EthApi {
 
     /// Executes a call without a transaction.
     #[method(name = "call")]
-    fn call(
+    async fn call(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -68,7 +70,7 @@ pub trait EthApi {
 
     /// Estimates the gas a transaction needs.
     #[method(name = "estimateGas")]
-    fn estimate_gas(
+    async fn estimate_gas(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -77,7 +79,7 @@ pub trait EthApi {
 
     /// The access list a transaction would use and its gas with that list.
     #[method(name = "createAccessList")]
-    fn create_access_list(
+    async fn create_access_list(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -93,7 +95,7 @@ pub trait EthApi {
 
     /// Base fees, gas use and reward percentiles of recent blocks.
     #[method(name = "feeHistory")]
-    fn fee_history(
+    async fn fee_history(
         &self,
         block_count: U64,
         newest: BlockNumberOrTag,
@@ -157,7 +159,7 @@ pub trait EthApi {
 
     /// Logs matching a filter.
     #[method(name = "getLogs")]
-    fn get_logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    async fn get_logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
 
     /// Installs a log filter.
     #[method(name = "newFilter")]
@@ -173,20 +175,20 @@ pub trait EthApi {
 
     /// What a filter matched since the last poll.
     #[method(name = "getFilterChanges")]
-    fn get_filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+    async fn get_filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
 
     /// All logs a log filter matches.
     #[method(name = "getFilterLogs")]
-    fn get_filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+    async fn get_filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
 
     /// Removes a filter.
     #[method(name = "uninstallFilter")]
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
 
-    /// EIP-1186 account and storage proofs. Runs on a blocking thread: at an older block it
-    /// first rebuilds that block's tries from the history, which may take a while.
-    #[method(name = "getProof", blocking)]
-    fn get_proof(
+    /// EIP-1186 account and storage proofs. At an older block it first rebuilds that block's
+    /// tries from the history, which may take a while.
+    #[method(name = "getProof")]
+    async fn get_proof(
         &self,
         address: Address,
         keys: Vec<B256>,

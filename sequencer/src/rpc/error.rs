@@ -36,6 +36,14 @@ pub enum RpcError {
     /// The block a state query names does not exist.
     #[error("header not found")]
     HeaderNotFound,
+    /// A range ends after the head (`eth_feeHistory`'s newest block).
+    #[error("request beyond head block: requested {requested}, head {head}")]
+    BeyondHead {
+        /// The block asked for.
+        requested: u64,
+        /// The head.
+        head: u64,
+    },
     /// The state of the block is outside the history this node keeps.
     #[error(
         "historical state not available: block {block} is older than the {kept} blocks this node keeps (oldest: {oldest})"
@@ -58,6 +66,14 @@ pub enum RpcError {
     #[error("query returned more than {max} results")]
     TooManyLogs {
         /// The allowed count.
+        max: usize,
+    },
+    /// `eth_new*Filter` while the node holds as many filters as it keeps.
+    #[error(
+        "too many filters installed (at most {max}): uninstall some or wait for them to expire"
+    )]
+    TooManyFilters {
+        /// The most filters installed at once.
         max: usize,
     },
     /// The filter id is unknown (never created, uninstalled or expired).
@@ -89,11 +105,14 @@ impl RpcError {
             Self::Pool(e) => e.code(),
             Self::Reverted(_) => REVERT_CODE,
             Self::InvalidParams(_) => INVALID_PARAMS_CODE,
-            Self::BlockRangeTooLarge { .. } | Self::TooManyLogs { .. } => LIMIT_EXCEEDED_CODE,
+            Self::BlockRangeTooLarge { .. }
+            | Self::TooManyLogs { .. }
+            | Self::TooManyFilters { .. } => LIMIT_EXCEEDED_CODE,
             Self::Unsupported(_) => -32601,
             Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::CallFailed(_)
             | Self::HeaderNotFound
+            | Self::BeyondHead { .. }
             | Self::StateNotAvailable { .. }
             | Self::FilterNotFound
             | Self::ReadOnly => SERVER_ERROR_CODE,

@@ -36,12 +36,16 @@ const MIN_SUGGESTED_TIP: u128 = 1_000_000;
 const TIP_SAMPLE_BLOCKS: u64 = 20;
 /// Most blocks one `eth_feeHistory` call covers.
 const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// The most reward percentiles `eth_feeHistory` accepts (geth's limit).
+const MAX_REWARD_PERCENTILES: usize = 100;
 
 /// The `eth_` API implementation.
 #[derive(Debug, Clone)]
 pub(crate) struct EthRpc {
     node: Arc<Node>,
     filters: Arc<Filters>,
+    /// Permits for the methods whose cost a caller controls ([`Self::expensive`]).
+    expensive: Arc<tokio::sync::Semaphore>,
 }
 
 /// A state to run against, and the block environment of that state's block.
@@ -51,8 +55,39 @@ struct CallContext {
 }
 
 impl EthRpc {
-    pub(crate) const fn new(node: Arc<Node>, filters: Arc<Filters>) -> Self {
-        Self { node, filters }
+    pub(crate) fn new(node: Arc<Node>, filters: Arc<Filters>) -> Self {
+        let permits = node.config.rpc.max_concurrent_calls.max(1);
+        Self { node, filters, expensive: Arc::new(tokio::sync::Semaphore::new(permits)) }
+    }
+
+    /// Installs a filter reporting from the next block on.
+    fn install_filter(&self, kind: FilterKind) -> JsonRpcResult<U256> {
+        Ok(self
+            .filters
+            .install(kind, self.head() + 1)
+            .ok_or(RpcError::TooManyFilters { max: super::filters::MAX_FILTERS })?)
+    }
+
+    /// Runs a method whose cost the caller controls (EVM runs, log scans, proofs) on a
+    /// blocking thread, at most `rpc.max_concurrent_calls` at once; the others wait without
+    /// holding a thread. Run inline, a few such requests (a batch of ten thousand estimates
+    /// is one request) would occupy every async worker, and with them the block producer's
+    /// timer and every other connection.
+    async fn expensive<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> JsonRpcResult<T> + Send + 'static,
+    ) -> JsonRpcResult<T> {
+        let _permit = self
+            .expensive
+            .acquire()
+            .await
+            .map_err(|_| RpcError::Internal("the node is shutting down".into()))?;
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || work(&this)).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(RpcError::Internal("the node is shutting down".into()).into()),
+        }
     }
 
     fn head(&self) -> u64 {
@@ -213,14 +248,20 @@ impl EthRpc {
         percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory> {
         if let Some(p) = &percentiles {
-            let sorted = p.windows(2).all(|w| w[0] <= w[1]);
-            if !sorted || p.iter().any(|v| !(0.0..=100.0).contains(v)) {
-                return Err(RpcError::InvalidParams(
-                    "reward percentiles must be ascending values between 0 and 100".into(),
-                ));
-            }
+            check_reward_percentiles(p)?;
         }
-        let newest = self.number_of(newest).min(self.head());
+        // An empty percentile list asks for no rewards (geth leaves the field out).
+        let percentiles = percentiles.filter(|p| !p.is_empty());
+        if count == 0 {
+            return Ok(FeeHistory::default());
+        }
+        let head = self.head();
+        let newest = match newest {
+            BlockNumberOrTag::Number(n) if n > head => {
+                return Err(RpcError::BeyondHead { requested: n, head });
+            }
+            tag => self.number_of(tag).min(head),
+        };
         let count = count.min(MAX_FEE_HISTORY_BLOCKS).min(newest + 1);
         let oldest = newest + 1 - count;
         let blocks = self.node.store.blocks()?;
@@ -246,6 +287,30 @@ impl EthRpc {
         history.reward = percentiles.map(|_| rewards);
         Ok(history)
     }
+}
+
+/// Refuses reward percentiles geth refuses: more than [`MAX_REWARD_PERCENTILES`], or not
+/// strictly increasing values in `0..=100` (each block's rewards take one entry per percentile,
+/// so the count bounds the response).
+fn check_reward_percentiles(percentiles: &[f64]) -> RpcResult<()> {
+    if percentiles.len() > MAX_REWARD_PERCENTILES {
+        return Err(RpcError::InvalidParams(format!(
+            "invalid reward percentile: over the query limit {MAX_REWARD_PERCENTILES}"
+        )));
+    }
+    for (i, &p) in percentiles.iter().enumerate() {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(RpcError::InvalidParams(format!("invalid reward percentile: {p}")));
+        }
+        if i > 0 && p <= percentiles[i - 1] {
+            return Err(RpcError::InvalidParams(format!(
+                "invalid reward percentile: #{}:{} >= #{i}:{p}",
+                i - 1,
+                percentiles[i - 1]
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Tips at the given percentiles of a block's gas (geth's weighting).
@@ -285,6 +350,65 @@ fn block_rewards(block: &StoredBlock, percentiles: &[f64]) -> Vec<u128> {
 
 #[async_trait]
 impl EthApiServer for EthRpc {
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> JsonRpcResult<Bytes> {
+        self.expensive(move |this| this.call_blocking(request, block, overrides)).await
+    }
+
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> JsonRpcResult<U64> {
+        self.expensive(move |this| this.estimate_gas_blocking(request, block, overrides)).await
+    }
+
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<AccessListResult> {
+        self.expensive(move |this| this.create_access_list_blocking(request, block)).await
+    }
+
+    async fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> JsonRpcResult<FeeHistory> {
+        self.expensive(move |this| {
+            this.fee_history_blocking(block_count, newest, reward_percentiles)
+        })
+        .await
+    }
+
+    async fn get_logs(&self, filter: Filter) -> JsonRpcResult<Vec<Log>> {
+        self.expensive(move |this| this.logs_blocking(filter)).await
+    }
+
+    async fn get_filter_changes(&self, id: U256) -> JsonRpcResult<FilterChanges> {
+        self.expensive(move |this| this.filter_changes_blocking(id)).await
+    }
+
+    async fn get_filter_logs(&self, id: U256) -> JsonRpcResult<Vec<Log>> {
+        self.expensive(move |this| this.filter_logs_blocking(id)).await
+    }
+
+    async fn get_proof(
+        &self,
+        address: Address,
+        keys: Vec<B256>,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<EIP1186AccountProofResponse> {
+        self.expensive(move |this| this.proof_blocking(address, keys, block)).await
+    }
+
     fn chain_id(&self) -> JsonRpcResult<U64> {
         Ok(U64::from(self.node.spec.chain_id))
     }
@@ -343,66 +467,12 @@ impl EthApiServer for EthRpc {
         Ok(B256::from(state.storage(address, slot).map_err(RpcError::from)?))
     }
 
-    fn call(
-        &self,
-        request: TransactionRequest,
-        block: Option<BlockId>,
-        overrides: Option<StateOverride>,
-    ) -> JsonRpcResult<Bytes> {
-        let ctx = self.call_context(block)?;
-        let gas_cap = self.node.config.rpc.gas_cap;
-        let output = self.with_overrides(&ctx.state, overrides, |state| {
-            Ok(executor::call(state, &self.node.codes, &ctx.env, &request, gas_cap)?.output)
-        })?;
-        Ok(output)
-    }
-
-    fn estimate_gas(
-        &self,
-        request: TransactionRequest,
-        block: Option<BlockId>,
-        overrides: Option<StateOverride>,
-    ) -> JsonRpcResult<U64> {
-        let ctx = self.call_context(block.or(Some(BlockId::Number(BlockNumberOrTag::Pending))))?;
-        let gas_cap = self.node.config.rpc.gas_cap;
-        let gas = self.with_overrides(&ctx.state, overrides, |state| {
-            Ok(executor::estimate_gas(state, &self.node.codes, &ctx.env, &request, gas_cap)?)
-        })?;
-        Ok(U64::from(gas))
-    }
-
-    fn create_access_list(
-        &self,
-        request: TransactionRequest,
-        block: Option<BlockId>,
-    ) -> JsonRpcResult<AccessListResult> {
-        let ctx = self.call_context(block)?;
-        let (access_list, gas_used, error) = executor::create_access_list(
-            ctx.state.as_ref(),
-            &self.node.codes,
-            &ctx.env,
-            &request,
-            self.node.config.rpc.gas_cap,
-        )
-        .map_err(RpcError::from)?;
-        Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
-    }
-
     fn gas_price(&self) -> JsonRpcResult<U256> {
         Ok(U256::from(u128::from(self.next_base_fee()) + self.suggested_tip()?))
     }
 
     fn max_priority_fee_per_gas(&self) -> JsonRpcResult<U256> {
         Ok(U256::from(self.suggested_tip()?))
-    }
-
-    fn fee_history(
-        &self,
-        block_count: U64,
-        newest: BlockNumberOrTag,
-        reward_percentiles: Option<Vec<f64>>,
-    ) -> JsonRpcResult<FeeHistory> {
-        Ok(Self::fee_history(self, block_count.to(), newest, reward_percentiles)?)
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> JsonRpcResult<B256> {
@@ -506,26 +576,85 @@ impl EthApiServer for EthRpc {
         Ok((self.number_of(block) <= self.head()).then_some(U64::ZERO))
     }
 
-    fn get_logs(&self, filter: Filter) -> JsonRpcResult<Vec<Log>> {
+    fn new_filter(&self, filter: Filter) -> JsonRpcResult<U256> {
+        self.install_filter(FilterKind::Logs(Box::new(filter)))
+    }
+
+    fn new_block_filter(&self) -> JsonRpcResult<U256> {
+        self.install_filter(FilterKind::Blocks)
+    }
+
+    fn new_pending_transaction_filter(&self) -> JsonRpcResult<U256> {
+        self.install_filter(FilterKind::PendingTransactions(Default::default()))
+    }
+
+    fn uninstall_filter(&self, id: U256) -> JsonRpcResult<bool> {
+        Ok(self.filters.uninstall(id))
+    }
+}
+
+/// The bodies of the methods [`EthRpc::expensive`] runs.
+impl EthRpc {
+    fn call_blocking(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> JsonRpcResult<Bytes> {
+        let ctx = self.call_context(block)?;
+        let gas_cap = self.node.config.rpc.gas_cap;
+        let output = self.with_overrides(&ctx.state, overrides, |state| {
+            Ok(executor::call(state, &self.node.codes, &ctx.env, &request, gas_cap)?.output)
+        })?;
+        Ok(output)
+    }
+
+    fn estimate_gas_blocking(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> JsonRpcResult<U64> {
+        let ctx = self.call_context(block.or(Some(BlockId::Number(BlockNumberOrTag::Pending))))?;
+        let gas_cap = self.node.config.rpc.gas_cap;
+        let gas = self.with_overrides(&ctx.state, overrides, |state| {
+            Ok(executor::estimate_gas(state, &self.node.codes, &ctx.env, &request, gas_cap)?)
+        })?;
+        Ok(U64::from(gas))
+    }
+
+    fn create_access_list_blocking(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<AccessListResult> {
+        let ctx = self.call_context(block)?;
+        let (access_list, gas_used, error) = executor::create_access_list(
+            ctx.state.as_ref(),
+            &self.node.codes,
+            &ctx.env,
+            &request,
+            self.node.config.rpc.gas_cap,
+        )
+        .map_err(RpcError::from)?;
+        Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
+    }
+
+    fn fee_history_blocking(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> JsonRpcResult<FeeHistory> {
+        Ok(Self::fee_history(self, block_count.to(), newest, reward_percentiles)?)
+    }
+
+    fn logs_blocking(&self, filter: Filter) -> JsonRpcResult<Vec<Log>> {
         let (from, to) = self.log_range(&filter)?;
         Ok(self.logs_in(&filter, from, to)?)
     }
 
-    fn new_filter(&self, filter: Filter) -> JsonRpcResult<U256> {
-        Ok(self.filters.install(FilterKind::Logs(Box::new(filter)), self.head() + 1))
-    }
-
-    fn new_block_filter(&self) -> JsonRpcResult<U256> {
-        Ok(self.filters.install(FilterKind::Blocks, self.head() + 1))
-    }
-
-    fn new_pending_transaction_filter(&self) -> JsonRpcResult<U256> {
-        Ok(self
-            .filters
-            .install(FilterKind::PendingTransactions(Default::default()), self.head() + 1))
-    }
-
-    fn get_filter_changes(&self, id: U256) -> JsonRpcResult<FilterChanges> {
+    fn filter_changes_blocking(&self, id: U256) -> JsonRpcResult<FilterChanges> {
         let head = self.head();
         let poll = self.filters.poll(id, head).ok_or(RpcError::FilterNotFound)?;
         Ok(match poll.kind {
@@ -541,26 +670,30 @@ impl EthApiServer for EthRpc {
             }
             FilterKind::PendingTransactions(hashes) => FilterChanges::Hashes(hashes.into()),
             FilterKind::Logs(filter) => {
-                let (_, to) = self.log_range(&filter)?;
-                let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));
-                FilterChanges::Logs(self.logs_in(&filter, from, to)?)
+                let logs = self.log_range(&filter).and_then(|(_, to)| {
+                    let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));
+                    self.logs_in(&filter, from, to)
+                });
+                match logs {
+                    Ok(logs) => FilterChanges::Logs(logs),
+                    Err(e) => {
+                        self.filters.rewind(id, poll.from_block);
+                        return Err(e.into());
+                    }
+                }
             }
         })
     }
 
-    fn get_filter_logs(&self, id: U256) -> JsonRpcResult<Vec<Log>> {
+    fn filter_logs_blocking(&self, id: U256) -> JsonRpcResult<Vec<Log>> {
         match self.filters.log_filter(id) {
             None => Err(RpcError::FilterNotFound.into()),
             Some(None) => Err(RpcError::InvalidParams("filter is not a log filter".into()).into()),
-            Some(Some(filter)) => self.get_logs(filter),
+            Some(Some(filter)) => self.logs_blocking(filter),
         }
     }
 
-    fn uninstall_filter(&self, id: U256) -> JsonRpcResult<bool> {
-        Ok(self.filters.uninstall(id))
-    }
-
-    fn get_proof(
+    fn proof_blocking(
         &self,
         address: Address,
         keys: Vec<B256>,

@@ -13,6 +13,9 @@ use parking_lot::Mutex;
 /// Filters unpolled for this long are dropped.
 pub(crate) const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Most filters installed at once (each holds memory until it expires).
+pub(crate) const MAX_FILTERS: usize = 10_000;
+
 /// Most pending transaction hashes buffered per filter between polls.
 const MAX_PENDING_BUFFER: usize = 10_000;
 
@@ -57,10 +60,14 @@ pub(crate) struct Poll {
 }
 
 impl Filters {
-    /// Installs a filter reporting from `next_block` on; returns its id.
-    pub(crate) fn install(&self, kind: FilterKind, next_block: u64) -> U256 {
+    /// Installs a filter reporting from `next_block` on; returns its id, or `None` when
+    /// [`MAX_FILTERS`] are installed.
+    pub(crate) fn install(&self, kind: FilterKind, next_block: u64) -> Option<U256> {
         let mut inner = self.inner.lock();
         inner.expire();
+        if inner.filters.len() >= MAX_FILTERS {
+            return None;
+        }
         inner.next_id += 1;
         // Ids are not guessable from each other: mix the counter with a per-process key.
         let id = U256::from_be_bytes(
@@ -70,7 +77,7 @@ impl Filters {
             .0,
         ) >> 128;
         inner.filters.insert(id, Installed { kind, next_block, last_poll: Instant::now() });
-        id
+        Some(id)
     }
 
     /// Removes a filter; false if unknown.
@@ -94,6 +101,14 @@ impl Filters {
             other => other.clone(),
         };
         Some(Poll { kind, from_block })
+    }
+
+    /// Reports blocks from `from_block` on again at the next poll: the query of a poll that
+    /// took them failed (too many logs), and its client must not lose them.
+    pub(crate) fn rewind(&self, id: U256, from_block: u64) {
+        if let Some(installed) = self.inner.lock().filters.get_mut(&id) {
+            installed.next_block = installed.next_block.min(from_block);
+        }
     }
 
     /// The log filter of `id`, if it is one.
@@ -157,7 +172,7 @@ mod tests {
     #[test]
     fn block_filter_reports_each_block_once() {
         let filters = Filters::default();
-        let id = filters.install(FilterKind::Blocks, 5);
+        let id = filters.install(FilterKind::Blocks, 5).unwrap();
         let poll = filters.poll(id, 7).unwrap();
         assert_eq!(poll.from_block, 5);
         assert_eq!(filters.poll(id, 7).unwrap().from_block, 8);
@@ -168,7 +183,7 @@ mod tests {
     #[test]
     fn pending_filter_drains_its_buffer() {
         let filters = Filters::default();
-        let id = filters.install(FilterKind::PendingTransactions(VecDeque::new()), 0);
+        let id = filters.install(FilterKind::PendingTransactions(VecDeque::new()), 0).unwrap();
         filters.on_pending(B256::repeat_byte(1));
         let FilterKind::PendingTransactions(hashes) = filters.poll(id, 0).unwrap().kind else {
             panic!("pending filter")

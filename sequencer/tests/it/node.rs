@@ -818,3 +818,100 @@ async fn eth_get_proof_verifies_against_the_block_state_root() {
     }
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fee_history_answers_like_geth_and_refuses_what_geth_refuses() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(5);
+    send_raw(&provider, &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))))
+        .await;
+
+    let history =
+        provider.get_fee_history(2, BlockNumberOrTag::Latest, &[25.0, 75.0]).await.unwrap();
+    assert_eq!(history.oldest_block, 0);
+    assert_eq!(history.base_fee_per_gas.len(), 3, "one per block and the next block's");
+    assert_eq!(history.gas_used_ratio.len(), 2);
+    let rewards = history.reward.expect("rewards asked for");
+    assert_eq!(rewards.len(), 2);
+    assert!(rewards.iter().all(|r| r.len() == 2));
+    let history = provider.get_fee_history(2, BlockNumberOrTag::Latest, &[]).await.unwrap();
+    assert!(history.reward.is_none(), "no percentiles, no rewards");
+    let history = provider.get_fee_history(0, BlockNumberOrTag::Latest, &[]).await.unwrap();
+    assert_eq!((history.oldest_block, history.base_fee_per_gas.len()), (0, 0));
+
+    let refusal = |count: u64, newest: BlockNumberOrTag, percentiles: Vec<f64>| {
+        let provider = node.provider();
+        async move {
+            let err =
+                provider.get_fee_history(count, newest, &percentiles).await.expect_err("refused");
+            let payload = err.as_error_resp().expect("an RPC error").clone();
+            (payload.code, payload.message.to_string())
+        }
+    };
+    // One entry per percentile per block: the count is what bounds the response.
+    let (code, message) = refusal(1, BlockNumberOrTag::Latest, vec![1.0; 101]).await;
+    assert_eq!(code, -32602);
+    assert!(message.contains("over the query limit 100"), "{message}");
+    let (_, message) = refusal(1, BlockNumberOrTag::Latest, vec![50.0, 50.0]).await;
+    assert!(message.starts_with("invalid reward percentile"), "{message}");
+    let (_, message) = refusal(1, BlockNumberOrTag::Latest, vec![101.0]).await;
+    assert!(message.starts_with("invalid reward percentile"), "{message}");
+    let (code, message) = refusal(1, BlockNumberOrTag::Number(99), vec![]).await;
+    assert_eq!(
+        (code, message.as_str()),
+        (-32000, "request beyond head block: requested 99, head 1")
+    );
+    node.handle.stop().await;
+}
+
+/// Init code that loops until its gas runs out: `JUMPDEST PUSH1 0 JUMP`.
+const GAS_BURNER: &str = "0x5b600056";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expensive_calls_wait_their_turn_while_blocks_keep_coming() {
+    let node = TestNode::start_with(|config| {
+        config.rpc.max_concurrent_calls = 1;
+        config.rpc.gas_cap = 5_000_000;
+    })
+    .await;
+    // Four connections, each a batch of calls that burn the whole gas cap: they queue for the
+    // one permit on blocking threads instead of holding the async workers.
+    let call = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{{"input":"{GAS_BURNER}"}}]}}"#
+    );
+    let batch = format!("[{}]", vec![call; 5].join(","));
+    let burners: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, batch) = (node.handle.rpc_addr(), batch.clone());
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let head = format!(
+                    "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    batch.len()
+                );
+                stream.write_all(head.as_bytes()).await.unwrap();
+                stream.write_all(batch.as_bytes()).await.unwrap();
+                let mut response = String::new();
+                stream.read_to_string(&mut response).await.unwrap();
+                response
+            })
+        })
+        .collect();
+    // Meanwhile the node answers, admits and seals.
+    let provider = node.provider();
+    let signer = dev_signer(6);
+    let receipt = send_raw(
+        &provider,
+        &raw(&sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)))),
+    )
+    .await;
+    assert!(receipt.status());
+    assert!(provider.get_block_number().await.unwrap() >= 1);
+    for burner in burners {
+        let response = burner.await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert_eq!(response.matches("out of gas").count(), 5, "{response}");
+    }
+    node.handle.stop().await;
+}
