@@ -159,6 +159,39 @@ impl L1 {
         Ok((2 * base + tip, tip))
     }
 
+    /// How many frames of a batch the contract holds pending (0: none). A one-frame batch
+    /// must then go as frame 0 of 1, which replaces them: `submitBatch` is refused.
+    ///
+    /// # Errors
+    /// When L1 cannot be read.
+    pub async fn pending_frames(&self) -> BatcherResult<u16> {
+        Ok(self.contract().pendingBatch().call().await.map_err(l1_error)?.nextFrame)
+    }
+
+    /// Calldata of `submitFrame`, also for a one-frame batch (which then replaces any pending
+    /// frames).
+    #[allow(clippy::too_many_arguments)] // the contract's arguments
+    pub fn frame_calldata(
+        first: u64,
+        last: u64,
+        state_root: B256,
+        block_hash: B256,
+        frame: u16,
+        frames: u16,
+        data: Bytes,
+    ) -> Vec<u8> {
+        Rollup::submitFrameCall {
+            firstBlock: first,
+            lastBlock: last,
+            stateRoot: state_root,
+            blockHash: block_hash,
+            frameIndex: frame,
+            frameCount: frames,
+            data,
+        }
+        .abi_encode()
+    }
+
     /// Calldata of `submitBatch` (one frame) or `submitFrame`.
     #[allow(clippy::too_many_arguments)] // the contract's arguments
     pub fn calldata(
@@ -180,16 +213,7 @@ impl L1 {
             }
             .abi_encode()
         } else {
-            Rollup::submitFrameCall {
-                firstBlock: first,
-                lastBlock: last,
-                stateRoot: state_root,
-                blockHash: block_hash,
-                frameIndex: frame,
-                frameCount: frames,
-                data,
-            }
-            .abi_encode()
+            Self::frame_calldata(first, last, state_root, block_hash, frame, frames, data)
         }
     }
 

@@ -302,11 +302,18 @@ impl Service {
             endpoint: "encoder",
             reason: format!("batch of {} bytes needs more than 65535 frames", encoded.len()),
         })?;
+        // Frames a lost attempt left pending (its later frames reverted, or went to a reorg)
+        // make the contract refuse `submitBatch`: a one-frame batch then replaces them.
+        let calldata = if frame_count == 1 && l1.pending_frames().await? > 0 {
+            L1::frame_calldata
+        } else {
+            L1::calldata
+        };
         let nonce = l1.pending_nonce().await?;
         let (max_fee, tip) = l1.fees().await?;
         let sent_at = now_secs();
         for (i, frame) in frames.iter().enumerate() {
-            let input = L1::calldata(
+            let input = calldata(
                 first,
                 last.block.number,
                 last.state_root,
@@ -416,6 +423,12 @@ impl Service {
         if failed {
             self.progress.in_flight.clear();
             self.save()?;
+            // A frame reverts for good when the contract's owner has given the batcher role to
+            // another key: stop instead of paying for reverts forever.
+            let (batcher, _) = l1.contract_setup().await?;
+            if batcher != l1.address() {
+                return Err(BatcherError::NotBatcher { expected: batcher, ours: l1.address() });
+            }
         } else if all_confirmed {
             let first = &self.progress.in_flight[0];
             info!(

@@ -1,14 +1,24 @@
 //! The L1 faults the batcher must survive without losing or duplicating a range, each against
 //! a real anvil: an outage, a stuck transaction, a reorg that drops a posted batch, a revert
-//! because the range is already committed, and a kill between send and confirmation.
+//! because the range is already committed, a kill between send and confirmation, frames a
+//! lost attempt left pending, and the owner handing the batcher role to another key.
 
 use std::time::Duration;
 
-use alloy::{consensus::Transaction as _, providers::Provider};
-use batcher::{l1::L1, progress::Progress};
+use alloy::{
+    consensus::Transaction as _,
+    network::EthereumWallet,
+    providers::{Provider, ProviderBuilder},
+};
+use alloy_primitives::{B256, Bytes};
+use batcher::{
+    BatcherError,
+    l1::{L1, Rollup},
+    progress::Progress,
+};
 use sequencer::test_utils::dev_signer;
 
-use batcher::test_utils::stack::{BATCHER, Stack, wait_for};
+use batcher::test_utils::stack::{BATCHER, OWNER, SENDER, Stack, wait_for};
 
 async fn in_flight(stack: &Stack) -> Progress {
     Progress::load(stack.batcher_dir.path()).unwrap()
@@ -168,4 +178,68 @@ async fn kill_between_send_and_confirmation_neither_skips_nor_duplicates() {
     // Every transaction the batcher key sent committed a batch: nothing was sent twice.
     let sent = stack.l1().get_transaction_count(dev_signer(BATCHER).address()).await.unwrap();
     assert_eq!(sent, posted.len() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_a_lost_attempt_left_pending_are_replaced() {
+    let mut stack = Stack::start().await;
+    let head = stack.send_transfers(20).await;
+    // Frame 0 of a two-frame batch whose second frame never came (a crash, a reorg, a nonce
+    // taken): the contract holds it pending and refuses `submitBatch` until it is replaced.
+    let l1 = L1::connect(&stack.anvil.url(), stack.rollup, dev_signer(BATCHER)).await.unwrap();
+    let (max_fee, tip) = l1.fees().await.unwrap();
+    let input = L1::frame_calldata(
+        1,
+        head,
+        B256::repeat_byte(1),
+        B256::repeat_byte(2),
+        0,
+        2,
+        Bytes::from_static(b"half a batch"),
+    );
+    let (_, raw) = l1.sign(l1.pending_nonce().await.unwrap(), input, max_fee, tip);
+    l1.send(&raw).await.unwrap();
+    wait_for("the stranded frame mined", Duration::from_secs(20), || async {
+        l1.pending_frames().await.unwrap() == 1
+    })
+    .await;
+
+    // The batcher's one-frame batch goes as frame 0 of 1, replacing the stranded frames.
+    let batcher = stack.spawn_batcher();
+    stack.wait_committed(head, Duration::from_secs(30)).await;
+    stack.assert_l1_matches_l2().await;
+    assert_eq!(l1.pending_frames().await.unwrap(), 0);
+    batcher.stop().await.unwrap();
+    assert_eq!(stack.batcher_reverts().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batcher_the_owner_replaced_stops_instead_of_reverting_forever() {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let head = stack.send_transfers(10).await;
+    stack.wait_committed(head, Duration::from_secs(30)).await;
+
+    let owner = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(dev_signer(OWNER)))
+        .connect_http(stack.anvil.url().parse().unwrap());
+    let successor = dev_signer(SENDER + 1).address();
+    Rollup::new(stack.rollup, &owner)
+        .setBatcher(successor)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    stack.send_transfers(10).await;
+    wait_for("the old batcher to stop", Duration::from_secs(30), || async {
+        batcher.is_finished()
+    })
+    .await;
+    match batcher.stop().await {
+        Err(BatcherError::NotBatcher { expected, .. }) => assert_eq!(expected, successor),
+        other => panic!("expected NotBatcher, got {other:?}"),
+    }
+    assert_eq!(stack.batcher_reverts().await, 1, "one revert, not a loop of them");
 }
