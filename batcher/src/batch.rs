@@ -143,6 +143,10 @@ pub use error::{BatchError, BatchResult, Location, TxError, WireError};
 /// Largest payload a batch may decompress to (64 MiB): the zip-bomb guard. A frame declaring a
 /// larger size is rejected before anything is allocated.
 pub const MAX_DECOMPRESSED_BYTES: usize = 64 << 20;
+
+// A block's transactions take about their own size in a payload: the sequencer's cap on a
+// block's transaction bytes keeps any single block well inside one batch.
+const _: () = assert!(sequencer::chain::MAX_BLOCK_TX_BYTES <= MAX_DECOMPRESSED_BYTES / 2);
 /// Most blocks one batch may carry (three days of one-second blocks).
 pub const MAX_BLOCKS_PER_BATCH: usize = 1 << 18;
 /// Most transactions one batch may carry.

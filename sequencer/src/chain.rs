@@ -80,6 +80,11 @@ impl Hardfork {
     }
 }
 
+/// Most encoded transaction bytes the producer puts in one block, whatever the gas limit
+/// allows: every block must fit in one batch, whose decoded payload the batch format caps at
+/// 64 MiB (a block of 128 KiB zero-byte calls is cheap in gas and would not).
+pub const MAX_BLOCK_TX_BYTES: usize = 32 << 20;
+
 /// The fixed parameters of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainSpec {

@@ -14,6 +14,7 @@ use tracing::{error, info};
 
 use crate::{
     builder::{BuildError, Parent, build_block},
+    chain::MAX_BLOCK_TX_BYTES,
     executor::ExecTx,
     metrics::log_ms,
     node::{BlockTime, Node},
@@ -81,7 +82,7 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
         next.env.base_fee,
         node.config.max_block_txs,
         node.spec.gas_limit.saturating_mul(2),
-        node.max_block_bytes.load(Ordering::Acquire),
+        node.max_block_bytes.load(Ordering::Acquire).min(MAX_BLOCK_TX_BYTES),
     );
     let txs: Vec<ExecTx> =
         candidates.iter().map(|p| ExecTx { tx: p.tx.clone(), hint: p.inference.clone() }).collect();
