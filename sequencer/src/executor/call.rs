@@ -17,6 +17,7 @@ use revm::{
     },
     context_interface::either::Either,
     precompile::{PrecompileSpecId, Precompiles},
+    primitives::KECCAK_EMPTY,
     state::EvmState,
 };
 
@@ -25,6 +26,9 @@ use super::{
     evm::{self, CodeCache, StateDb},
 };
 use crate::state::{StateError, StateReader};
+
+/// The intrinsic gas of a plain transfer.
+const TRANSFER_GAS: u64 = 21_000;
 
 /// Why a call did not produce a result.
 #[derive(Debug, thiserror::Error)]
@@ -78,16 +82,37 @@ pub fn estimate_gas(
     gas_cap: u64,
 ) -> Result<u64, CallError> {
     let mut hi = request.gas.unwrap_or(env.gas_limit).min(gas_cap);
-    // A sender paying for gas can afford only so much of it.
+    // A sender paying for gas can afford only so much of it (geth's rule and words).
     let price = request.gas_price.or(request.max_fee_per_gas).unwrap_or(0);
+    let mut capped_by_funds = false;
     if price > 0 {
         let from = request.from.unwrap_or_default();
         let balance = state.account(from)?.map(|a| a.balance).unwrap_or_default();
-        let available = balance.saturating_sub(request.value.unwrap_or_default());
-        let allowance = available / U256::from(price);
-        hi = hi.min(u64::try_from(allowance).unwrap_or(u64::MAX));
+        let value = request.value.unwrap_or_default();
+        if !value.is_zero() && value >= balance {
+            return Err(CallError::Invalid("insufficient funds for transfer".into()));
+        }
+        let allowance = u64::try_from((balance - value) / U256::from(price)).unwrap_or(u64::MAX);
+        capped_by_funds = allowance < hi;
+        hi = hi.min(allowance);
     }
-    let (first, _) = run(state, codes, env, request, hi, None, false)?;
+    // A plain transfer to an account without code: try exactly the intrinsic 21,000 first, as
+    // geth does (a wallet shows 21,000 for a transfer, not the search's approximation).
+    if let Some(TxKind::Call(to)) = request.to
+        && request.input.input().is_none_or(|input| input.is_empty())
+        && state.account(to)?.is_none_or(|account| account.code_hash == KECCAK_EMPTY)
+        && hi >= TRANSFER_GAS
+        && matches!(run(state, codes, env, request, TRANSFER_GAS, None, false), Ok((r, _)) if r.is_success())
+    {
+        return Ok(TRANSFER_GAS);
+    }
+    let (first, _) = match run(state, codes, env, request, hi, None, false) {
+        // Below the intrinsic gas only because the sender cannot pay for more.
+        Err(CallError::Invalid(_)) if capped_by_funds => {
+            return Err(CallError::GasRequiredExceedsAllowance(hi));
+        }
+        other => other?,
+    };
     let used = match first {
         ExecutionResult::Success { .. } => first.tx_gas_used(),
         ExecutionResult::Revert { output, .. } => return Err(CallError::Reverted { output }),

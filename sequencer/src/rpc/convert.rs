@@ -133,8 +133,7 @@ fn receipt_at(
         next_log += 1;
         rpc
     });
-    let contract_address =
-        (tx.kind().is_create() && receipt.status()).then(|| tx.signer().create(tx.nonce()));
+    let contract_address = tx.kind().is_create().then(|| tx.signer().create(tx.nonce()));
     TransactionReceipt {
         inner,
         transaction_hash: hash,

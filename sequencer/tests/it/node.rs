@@ -915,3 +915,53 @@ async fn expensive_calls_wait_their_turn_while_blocks_keep_coming() {
     }
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn estimates_and_failed_creations_read_as_geth_answers_them() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(7);
+    let from = signer.address();
+
+    // A plain transfer is exactly 21,000, not the search's approximation of it.
+    let transfer_request =
+        TransactionRequest::default().with_from(from).with_to(RECIPIENT).with_value(U256::from(1));
+    assert_eq!(provider.estimate_gas(transfer_request).await.unwrap(), 21_000);
+
+    // A sender who cannot pay hears why, in geth's words.
+    let message = |err: alloy::transports::RpcError<alloy::transports::TransportErrorKind>| {
+        err.as_error_resp().expect("an RPC error").message.to_string()
+    };
+    let poor = Address::repeat_byte(0x42);
+    let broke = TransactionRequest::default()
+        .with_from(poor)
+        .with_to(RECIPIENT)
+        .with_value(U256::from(1))
+        .with_gas_price(1_000_000_000);
+    assert_eq!(
+        message(provider.estimate_gas(broke).await.unwrap_err()),
+        "insufficient funds for transfer"
+    );
+    let no_gas_money = TransactionRequest::default()
+        .with_from(poor)
+        .with_to(RECIPIENT)
+        .with_max_fee_per_gas(1_000_000_000)
+        .with_max_priority_fee_per_gas(1);
+    assert_eq!(
+        message(provider.estimate_gas(no_gas_money).await.unwrap_err()),
+        "gas required exceeds allowance (0)"
+    );
+
+    // A creation whose init code reverts still names the address it would have created.
+    let failed = TxEip1559 {
+        to: TxKind::Create,
+        input: Bytes::from_static(&[0x60, 0x00, 0x60, 0x00, 0xfd]), // REVERT(0, 0)
+        gas_limit: 100_000,
+        value: U256::ZERO,
+        ..transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::ZERO)
+    };
+    let receipt = send_raw(&provider, &raw(&sign(&signer, failed))).await;
+    assert!(!receipt.status());
+    assert_eq!(receipt.contract_address, Some(from.create(0)));
+    node.handle.stop().await;
+}
