@@ -12,7 +12,10 @@ use std::{sync::Arc, time::Instant};
 
 use alloy::consensus::transaction::{Recovered, SignerRecoverable};
 use alloy_primitives::B256;
-use batcher::{batch::Batch, l1::PostedBatch};
+use batcher::{
+    batch::{Batch, BatchBlock},
+    l1::PostedBatch,
+};
 use rayon::prelude::*;
 use sequencer::{
     builder::{Parent, build_block},
@@ -20,6 +23,7 @@ use sequencer::{
     executor::{BlockExecutor, ExecTx},
     store::Store,
 };
+use tracing::{error, warn};
 
 use crate::error::{DerivationResult, Divergence};
 
@@ -161,6 +165,35 @@ impl Replayer {
         report.recover_micros = started.elapsed().as_micros() as u64;
 
         let started = Instant::now();
+        // Only the batch's last block carries a posted root and hash: blocks before it are
+        // committed as they are built, and taken back out if the batch then fails its check, so
+        // the store stays a prefix of the verified chain.
+        if let Err(e) = self.build_and_commit(posted, fresh, recovered, &mut report) {
+            if self.store.head_number() > head {
+                match self.store.unwind_to(head) {
+                    Ok(()) => {
+                        warn!(target: "derivation", batch = posted.index, kept = head, "batch failed its check: its blocks were taken back out")
+                    }
+                    Err(unwind) => {
+                        error!(target: "derivation", batch = posted.index, error = %unwind, "batch failed its check and its blocks could not be taken back out")
+                    }
+                }
+            }
+            return Err(e);
+        }
+        report.build_micros = started.elapsed().as_micros() as u64;
+        Ok(report)
+    }
+
+    /// Builds the fresh blocks of `posted` in order, commits each, and checks the last against
+    /// the posted state root and hash.
+    fn build_and_commit(
+        &self,
+        posted: &PostedBatch,
+        fresh: Vec<&BatchBlock>,
+        recovered: Vec<Vec<ExecTx>>,
+        report: &mut BatchReport,
+    ) -> DerivationResult<()> {
         for (block, txs) in fresh.into_iter().zip(recovered) {
             let head = self.store.head();
             let (parent_header, parent_hash) = (&head.0, head.1);
@@ -214,8 +247,7 @@ impl Replayer {
             report.gas += built.block.header.gas_used;
             self.store.commit_block(&built.block, &built.state)?;
         }
-        report.build_micros = started.elapsed().as_micros() as u64;
-        Ok(report)
+        Ok(())
     }
 }
 

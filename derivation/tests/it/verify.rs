@@ -93,7 +93,12 @@ async fn a_wrong_state_root_fails_verification_at_exactly_that_block() {
     let wrong = B256::repeat_byte(0xee);
     post_batch(&stack, honest + 1, last, wrong, hash, data).await;
 
-    match verify_all(&stack, ExecMode::Parallel).await {
+    let source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+    let replayer =
+        open_replayer(&source, &Genesis::dev(), StoreLocation::Scratch, ExecMode::Parallel)
+            .await
+            .unwrap();
+    match verify(&source, &replayer, VerifyRange::default(), |_| {}).await {
         Err(DerivationError::Diverged(divergence)) => {
             assert_eq!(
                 *divergence,
@@ -102,6 +107,10 @@ async fn a_wrong_state_root_fails_verification_at_exactly_that_block() {
         }
         other => panic!("expected a state root divergence, got {other:?}"),
     }
+    // The forged batch's earlier blocks were built and committed before its last one failed
+    // the check: they are taken back out, so the store holds only the verified chain.
+    assert!(last > honest + 1, "the forged batch spans several blocks");
+    assert_eq!(replayer.store().head_number(), honest);
     let (code, out) = derivation(&stack, &["verify", "--dev"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&format!("first divergent L2 block: {last}")), "{out}");
