@@ -437,10 +437,12 @@ impl RecoveryWorker {
     /// transactions just below them, so that a block holding several of a sender's
     /// transactions can reuse every one of their results.
     fn infer(&self, node: &Node, checked: &mut [Result<CheckedTx, PoolError>]) {
-        if !checked
-            .iter()
-            .any(|tx| tx.as_ref().is_ok_and(|tx| executor::worth_inferring(tx.tx.inner())))
-        {
+        let calls: Vec<usize> = (0..checked.len())
+            .filter(|&i| {
+                checked[i].as_ref().is_ok_and(|tx| executor::worth_inferring(tx.tx.inner()))
+            })
+            .collect();
+        if calls.is_empty() {
             return;
         }
         let mut chains: Vec<executor::Chain<'_>> = Vec::new();
@@ -451,23 +453,28 @@ impl RecoveryWorker {
         let next = self.next.read().clone();
         // A call the pool would refuse (known, stale nonce, unaffordable, underpriced
         // replacement) gets its refusal now instead of an EVM run; a copy of a call earlier in
-        // the batch is not run twice.
+        // the batch is not run twice. A sender whose account cannot be read is left to
+        // admission, which reports that.
         let mut accounts: std::collections::HashMap<Address, Option<crate::state::AccountInfo>> =
             std::collections::HashMap::new();
         let mut seen = std::collections::HashSet::new();
         let mut by_sender: std::collections::HashMap<Address, Vec<usize>> =
             std::collections::HashMap::new();
-        for (i, entry) in checked.iter_mut().enumerate() {
-            let Ok(tx) = entry else { continue };
-            if !executor::worth_inferring(tx.tx.inner()) || !seen.insert(tx.hash) {
+        for i in calls {
+            let Ok(tx) = &checked[i] else { continue };
+            if !seen.insert(tx.hash) {
                 continue;
             }
             let sender = tx.tx.signer();
-            let account = accounts
-                .entry(sender)
-                .or_insert_with(|| next.parent_state.account(sender).ok().flatten());
+            let account = match accounts.get(&sender) {
+                Some(account) => *account,
+                None => match next.parent_state.account(sender) {
+                    Ok(account) => *accounts.entry(sender).or_insert(account),
+                    Err(_) => continue,
+                },
+            };
             if let Err(refused) = pool.check_admissible(tx, &account.unwrap_or_default()) {
-                *entry = Err(refused);
+                checked[i] = Err(refused);
                 continue;
             }
             by_sender.entry(sender).or_default().push(i);
