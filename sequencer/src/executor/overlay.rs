@@ -154,9 +154,9 @@ impl<'a> Overlay<'a> {
         amounts: &[U256],
     ) -> Result<(), DbError> {
         let balance = self.entry(address)?.info.map_or(U256::ZERO, |info| info.balance);
-        let total = amounts.iter().try_fold(balance, |sum, amount| sum.checked_add(*amount));
-        if total.is_some() {
-            return self.credit(address, amounts.iter().fold(U256::ZERO, |sum, a| sum + a));
+        let total = amounts.iter().try_fold(U256::ZERO, |sum, amount| sum.checked_add(*amount));
+        if let Some(total) = total.filter(|total| balance.checked_add(*total).is_some()) {
+            return self.credit(address, total);
         }
         for amount in amounts {
             self.credit(address, *amount)?;
