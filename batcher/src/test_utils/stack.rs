@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::{
     BatcherConfig, BatcherHandle,
     batch::Batch,
-    l1::{BatchReader, PostedBatch, Rollup, contract::deploy},
+    l1::{BatchReader, L1, PostedBatch, Rollup, SendOutcome, contract::deploy},
     test_utils::Anvil,
 };
 use alloy::{
@@ -249,6 +249,26 @@ impl Stack {
     /// When L1 does not answer.
     pub async fn batcher_reverts(&self) -> usize {
         batcher_reverts(&self.l1()).await
+    }
+
+    /// Sends a call with `input` to the contract from the batcher's key, as a batcher (honest
+    /// or not) would, and waits until it is mined; returns whether it succeeded.
+    ///
+    /// # Panics
+    /// When L1 does not answer, refuses the transaction, or does not mine it within 5 s.
+    pub async fn send_as_batcher(&self, input: Vec<u8>) -> bool {
+        let l1 = L1::connect(&self.anvil.url(), self.rollup, dev_signer(BATCHER)).await.unwrap();
+        let nonce = l1.pending_nonce().await.unwrap();
+        let (max_fee, tip) = l1.fees().await.unwrap();
+        let (hash, raw) = l1.sign(nonce, input, max_fee, tip);
+        assert_eq!(l1.send(&raw).await.unwrap(), SendOutcome::Accepted);
+        for _ in 0..200 {
+            if let Some(mined) = l1.mined(hash).await.unwrap() {
+                return mined.success;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the batcher's transaction was not mined");
     }
 }
 

@@ -1,12 +1,10 @@
 //! Helpers shared by the derivation tests.
 
-use std::time::Duration;
-
 use alloy::primitives::{B256, Bytes, U256};
 use batcher::{
     batch::{Batch, EncodeOptions},
-    l1::{L1, SendOutcome},
-    test_utils::stack::{BATCHER, SENDER, Stack},
+    l1::L1,
+    test_utils::stack::{SENDER, Stack},
 };
 use sequencer::{
     genesis::DEV_CHAIN_ID,
@@ -46,20 +44,8 @@ pub(crate) async fn post_batch(
     block_hash: B256,
     data: Vec<u8>,
 ) {
-    let l1 = L1::connect(&stack.anvil.url(), stack.rollup, dev_signer(BATCHER)).await.unwrap();
-    let nonce = l1.pending_nonce().await.unwrap();
-    let (max_fee, tip) = l1.fees().await.unwrap();
     let input = L1::calldata(first, last, state_root, block_hash, 0, 1, Bytes::from(data));
-    let (hash, raw) = l1.sign(nonce, input, max_fee, tip);
-    assert_eq!(l1.send(&raw).await.unwrap(), SendOutcome::Accepted);
-    for _ in 0..200 {
-        if let Some(mined) = l1.mined(hash).await.unwrap() {
-            assert!(mined.success, "the contract accepted the batch");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the batch did not land");
+    assert!(stack.send_as_batcher(input).await, "the contract accepted the batch");
 }
 
 /// The honest batch data of the sealed blocks `first..=last`.
