@@ -85,6 +85,9 @@ impl Hardfork {
 /// 64 MiB (a block of 128 KiB zero-byte calls is cheap in gas and would not).
 pub const MAX_BLOCK_TX_BYTES: usize = 32 << 20;
 
+/// EIP-7825: the most gas one transaction may carry from Osaka on.
+pub const TX_GAS_LIMIT_CAP: u64 = 1 << 24;
+
 /// The fixed parameters of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainSpec {

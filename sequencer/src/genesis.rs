@@ -70,6 +70,17 @@ pub const DEV_ACCOUNTS: [(Address, &str); 10] = [
     ),
 ];
 
+/// Address of the deterministic deployment proxy (Arachnid's CREATE2 factory) that Foundry's
+/// `forge script`/`forge create --salt` and many deploy tools expect at the same address on
+/// every chain. Mainnet and anvil have it; the `--dev` genesis places it too.
+pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920cA78FbF26c0B4956C");
+
+/// Runtime code of [`CREATE2_DEPLOYER`]: calldata is `salt ‖ initcode`; it `CREATE2`s the
+/// initcode with that salt and returns the new address (20 bytes), reverting if creation fails.
+pub const CREATE2_DEPLOYER_CODE: Bytes = Bytes::from_static(&alloy_primitives::hex!(
+    "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3"
+));
+
 /// One account of the genesis allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GenesisAccount {
@@ -134,14 +145,19 @@ pub enum GenesisError {
 
 impl Genesis {
     /// The built-in development genesis: [`DEV_CHAIN_ID`], the ten [`DEV_ACCOUNTS`] with
-    /// 10,000 ETH each, a 1 Ggas block gas limit and a 1 gwei starting base fee.
+    /// 10,000 ETH each, the [`CREATE2_DEPLOYER`], a 1 Ggas block gas limit and a 1 gwei
+    /// starting base fee.
     pub fn dev() -> Self {
-        let alloc = DEV_ACCOUNTS
+        let mut alloc: BTreeMap<_, _> = DEV_ACCOUNTS
             .iter()
             .map(|(address, _)| {
                 (*address, GenesisAccount { balance: DEV_BALANCE, ..Default::default() })
             })
             .collect();
+        alloc.insert(
+            CREATE2_DEPLOYER,
+            GenesisAccount { code: CREATE2_DEPLOYER_CODE, ..Default::default() },
+        );
         Self {
             chain_id: DEV_CHAIN_ID,
             alloc,

@@ -24,8 +24,8 @@ use alloy_primitives::{Address, B256, U256};
 
 pub use error::PoolError;
 pub use validate::{
-    CheckedTx, IntrinsicGas, MAX_INITCODE_SIZE, MAX_TX_BYTES, TX_GAS_LIMIT_CAP, ValidationRules,
-    check_decoded, check_raw, intrinsic_gas,
+    CheckedTx, IntrinsicGas, MAX_INITCODE_SIZE, MAX_TX_BYTES, ValidationRules, check_decoded,
+    check_raw, intrinsic_gas,
 };
 
 use crate::state::AccountInfo;

@@ -25,7 +25,10 @@ use super::{
     BlockEnv, TxResult,
     evm::{self, CodeCache, StateDb},
 };
-use crate::state::{StateError, StateReader};
+use crate::{
+    chain::{Hardfork, TX_GAS_LIMIT_CAP},
+    state::{StateError, StateReader},
+};
 
 /// The intrinsic gas of a plain transfer.
 const TRANSFER_GAS: u64 = 21_000;
@@ -82,6 +85,11 @@ pub fn estimate_gas(
     gas_cap: u64,
 ) -> Result<u64, CallError> {
     let mut hi = request.gas.unwrap_or(env.gas_limit).min(gas_cap);
+    // From Osaka no transaction may carry more than 2^24 gas (EIP-7825), so no estimate
+    // exceeds it either; geth caps its search the same way.
+    if env.hardfork >= Hardfork::Osaka {
+        hi = hi.min(TX_GAS_LIMIT_CAP);
+    }
     // A sender paying for gas can afford only so much of it (geth's rule and words).
     let price = request.gas_price.or(request.max_fee_per_gas).unwrap_or(0);
     let mut capped_by_funds = false;

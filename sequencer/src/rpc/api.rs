@@ -38,6 +38,11 @@ pub trait EthApi {
     #[method(name = "accounts")]
     fn accounts(&self) -> RpcResult<Vec<Address>>;
 
+    /// The beneficiary of the blocks this node seals (`--fee-recipient`, else the genesis
+    /// coinbase).
+    #[method(name = "coinbase")]
+    fn coinbase(&self) -> RpcResult<Address>;
+
     /// Balance at a block.
     #[method(name = "getBalance")]
     fn get_balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
@@ -92,6 +97,11 @@ pub trait EthApi {
     /// A priority fee that gets an EIP-1559 transaction into the next block.
     #[method(name = "maxPriorityFeePerGas")]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+
+    /// The blob base fee of the next block. This chain carries no blobs, so its excess blob
+    /// gas stays 0 and the fee stays at the EIP-4844 minimum, 1 wei.
+    #[method(name = "blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
 
     /// Base fees, gas use and reward percentiles of recent blocks.
     #[method(name = "feeHistory")]
@@ -153,9 +163,30 @@ pub trait EthApi {
         index: Index,
     ) -> RpcResult<Option<Transaction>>;
 
-    /// Uncles: this chain has none.
+    /// Uncles: this chain has none (0 for a block that exists, `null` otherwise).
     #[method(name = "getUncleCountByBlockNumber")]
     fn get_uncle_count_by_block_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+
+    /// Uncles by block hash: 0 for a block that exists, `null` otherwise.
+    #[method(name = "getUncleCountByBlockHash")]
+    fn get_uncle_count_by_block_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// An uncle by block number and index: always `null`, as geth answers for an index past
+    /// a block's uncles.
+    #[method(name = "getUncleByBlockNumberAndIndex")]
+    fn get_uncle_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Block>>;
+
+    /// An uncle by block hash and index: always `null`.
+    #[method(name = "getUncleByBlockHashAndIndex")]
+    fn get_uncle_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Block>>;
 
     /// Logs matching a filter.
     #[method(name = "getLogs")]

@@ -38,6 +38,8 @@ const TIP_SAMPLE_BLOCKS: u64 = 20;
 const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// The most reward percentiles `eth_feeHistory` accepts (geth's limit).
 const MAX_REWARD_PERCENTILES: usize = 100;
+/// The EIP-4844 blob base fee at zero excess blob gas, where this blob-free chain stays.
+const MIN_BLOB_BASE_FEE: u128 = 1;
 
 /// The `eth_` API implementation.
 #[derive(Debug, Clone)]
@@ -272,7 +274,7 @@ impl EthRpc {
             let header = blocks.header(number)?.ok_or(RpcError::HeaderNotFound)?;
             history.base_fee_per_gas.push(u128::from(header.base_fee_per_gas.unwrap_or(0)));
             history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
-            history.base_fee_per_blob_gas.push(1);
+            history.base_fee_per_blob_gas.push(MIN_BLOB_BASE_FEE);
             history.blob_gas_used_ratio.push(0.0);
             if let Some(percentiles) = &percentiles {
                 let block = blocks.block(number)?.ok_or(RpcError::HeaderNotFound)?;
@@ -282,7 +284,7 @@ impl EthRpc {
         }
         if let Some(header) = last_header {
             history.base_fee_per_gas.push(u128::from(self.node.spec.next_base_fee(&header)));
-            history.base_fee_per_blob_gas.push(1);
+            history.base_fee_per_blob_gas.push(MIN_BLOB_BASE_FEE);
         }
         history.reward = percentiles.map(|_| rewards);
         Ok(history)
@@ -425,6 +427,11 @@ impl EthApiServer for EthRpc {
         Ok(Vec::new())
     }
 
+    fn coinbase(&self) -> JsonRpcResult<Address> {
+        let config = &self.node.config;
+        Ok(config.fee_recipient.unwrap_or(config.genesis.coinbase))
+    }
+
     fn get_balance(&self, address: Address, block: Option<BlockId>) -> JsonRpcResult<U256> {
         let (state, _) = self.state(block)?;
         let account = state.account(address).map_err(RpcError::from)?;
@@ -473,6 +480,10 @@ impl EthApiServer for EthRpc {
 
     fn max_priority_fee_per_gas(&self) -> JsonRpcResult<U256> {
         Ok(U256::from(self.suggested_tip()?))
+    }
+
+    fn blob_base_fee(&self) -> JsonRpcResult<U256> {
+        Ok(U256::from(MIN_BLOB_BASE_FEE))
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> JsonRpcResult<B256> {
@@ -574,6 +585,27 @@ impl EthApiServer for EthRpc {
         block: BlockNumberOrTag,
     ) -> JsonRpcResult<Option<U64>> {
         Ok((self.number_of(block) <= self.head()).then_some(U64::ZERO))
+    }
+
+    fn get_uncle_count_by_block_hash(&self, hash: B256) -> JsonRpcResult<Option<U64>> {
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        Ok(blocks.number(&hash).map_err(RpcError::from)?.map(|_| U64::ZERO))
+    }
+
+    fn get_uncle_by_block_number_and_index(
+        &self,
+        _block: BlockNumberOrTag,
+        _index: Index,
+    ) -> JsonRpcResult<Option<Block>> {
+        Ok(None)
+    }
+
+    fn get_uncle_by_block_hash_and_index(
+        &self,
+        _hash: B256,
+        _index: Index,
+    ) -> JsonRpcResult<Option<Block>> {
+        Ok(None)
     }
 
     fn new_filter(&self, filter: Filter) -> JsonRpcResult<U256> {

@@ -10,13 +10,10 @@ use alloy::{
 use alloy_primitives::{B256, TxKind};
 
 use super::PoolError;
-use crate::chain::Hardfork;
+use crate::chain::{Hardfork, TX_GAS_LIMIT_CAP};
 
 /// Largest accepted encoded transaction: 128 KiB, as geth.
 pub const MAX_TX_BYTES: usize = 128 * 1024;
-
-/// EIP-7825: the per-transaction gas cap from Osaka on.
-pub const TX_GAS_LIMIT_CAP: u64 = 1 << 24;
 
 /// EIP-3860: the largest contract creation code.
 pub const MAX_INITCODE_SIZE: usize = 2 * 24_576;

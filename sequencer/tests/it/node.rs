@@ -124,6 +124,32 @@ async fn serves_chain_basics() {
     assert_eq!(sha, alloy_primitives::keccak256("hello"));
     assert!(provider.get_block_by_number(BlockNumberOrTag::Number(99)).await.unwrap().is_none());
     assert!(provider.get_transaction_receipt(B256::repeat_byte(7)).await.unwrap().is_none());
+
+    // The methods a wallet or explorer probes, answered as geth answers them on a chain
+    // without uncles or blobs.
+    let coinbase: Address = provider.raw_request("eth_coinbase".into(), ()).await.unwrap();
+    assert_eq!(coinbase, Genesis::dev().coinbase);
+    assert_eq!(provider.get_blob_base_fee().await.unwrap(), 1);
+    let uncles: Option<U256> = provider
+        .raw_request("eth_getUncleCountByBlockHash".into(), (expected.hash,))
+        .await
+        .unwrap();
+    assert_eq!(uncles, Some(U256::ZERO));
+    let unknown: Option<U256> = provider
+        .raw_request("eth_getUncleCountByBlockHash".into(), (B256::repeat_byte(9),))
+        .await
+        .unwrap();
+    assert_eq!(unknown, None);
+    let uncle: Option<serde_json::Value> = provider
+        .raw_request("eth_getUncleByBlockHashAndIndex".into(), (expected.hash, "0x0"))
+        .await
+        .unwrap();
+    assert_eq!(uncle, None);
+    let uncle: Option<serde_json::Value> = provider
+        .raw_request("eth_getUncleByBlockNumberAndIndex".into(), ("latest", "0x0"))
+        .await
+        .unwrap();
+    assert_eq!(uncle, None);
     node.handle.stop().await;
 }
 
@@ -946,6 +972,15 @@ async fn estimates_and_failed_creations_read_as_geth_answers_them() {
         "gas required exceeds allowance (0)"
     );
 
+    // No Osaka transaction may carry more than 2^24 gas, so no estimate searches past it.
+    let endless = TransactionRequest::default()
+        .with_from(from)
+        .with_deploy_code(Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56])); // JUMPDEST; JUMP(0)
+    assert_eq!(
+        message(provider.estimate_gas(endless).await.unwrap_err()),
+        "gas required exceeds allowance (16777216)"
+    );
+
     // A creation whose init code reverts still names the address it would have created.
     let failed = TxEip1559 {
         to: TxKind::Create,
@@ -957,5 +992,30 @@ async fn estimates_and_failed_creations_read_as_geth_answers_them() {
     let receipt = send_raw(&provider, &raw(&sign(&signer, failed))).await;
     assert!(!receipt.status());
     assert_eq!(receipt.contract_address, Some(from.create(0)));
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_chain_has_the_create2_deployer_foundry_expects() {
+    use sequencer::genesis::CREATE2_DEPLOYER;
+    let node = TestNode::start().await;
+    let wallet = node.wallet(6);
+    let salt = B256::repeat_byte(0x5a);
+    let init = storage_contract_init();
+    let expected = CREATE2_DEPLOYER.create2_from_code(salt, &init);
+    let request = TransactionRequest::default()
+        .with_to(CREATE2_DEPLOYER)
+        .with_input([salt.as_slice(), init.as_ref()].concat());
+
+    // The factory answers with the address it creates, as `forge script` reads it.
+    let answer = wallet.call(request.clone()).await.unwrap();
+    assert_eq!(answer.as_ref(), expected.as_slice());
+    let receipt = tokio::time::timeout(Duration::from_secs(30), async {
+        wallet.send_transaction(request).await.unwrap().get_receipt().await.unwrap()
+    })
+    .await
+    .expect("receipt within 30 s");
+    assert!(receipt.status());
+    assert!(!wallet.get_code_at(expected).await.unwrap().is_empty());
     node.handle.stop().await;
 }
