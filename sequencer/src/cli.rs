@@ -161,7 +161,8 @@ pub(crate) struct Cli {
     )]
     exec: ExecArg,
 
-    /// Most transactions the pool holds; the cheapest is evicted for a better-paying one.
+    /// Most transactions the pool holds; the cheapest is evicted for a better-paying executable
+    /// one.
     #[arg(long = "txpool.max-txs", value_name = "N", env = "SEQUENCER_TXPOOL_MAX_TXS", default_value_t = PoolConfig::default().max_txs, help_heading = "Txpool")]
     txpool_max_txs: usize,
 
@@ -172,6 +173,16 @@ pub(crate) struct Cli {
     /// Most not-yet-executable (nonce-gapped) transactions of one sender.
     #[arg(long = "txpool.max-queued-per-sender", value_name = "N", env = "SEQUENCER_TXPOOL_MAX_QUEUED", default_value_t = PoolConfig::default().max_queued_per_sender, help_heading = "Txpool")]
     txpool_max_queued: usize,
+
+    /// Most not-yet-executable (nonce-gapped) transactions in the pool, all senders together.
+    /// A queued transaction never evicts another: when this or the pool is full it is refused.
+    #[arg(long = "txpool.max-queued-total", value_name = "N", env = "SEQUENCER_TXPOOL_MAX_QUEUED_TOTAL", default_value_t = PoolConfig::default().max_queued, help_heading = "Txpool")]
+    txpool_max_queued_total: usize,
+
+    /// Seconds a queued (nonce-gapped) transaction may wait for the gap to fill before the
+    /// pool drops it (geth's `--txpool.lifetime`, 3 hours).
+    #[arg(long = "txpool.lifetime", value_name = "SECONDS", env = "SEQUENCER_TXPOOL_LIFETIME", default_value_t = PoolConfig::default().queued_lifetime.as_secs(), help_heading = "Txpool")]
+    txpool_lifetime: u64,
 
     /// Fee increase (percent) a same-nonce replacement must offer.
     #[arg(long = "txpool.price-bump", value_name = "PERCENT", env = "SEQUENCER_TXPOOL_PRICE_BUMP", default_value_t = PoolConfig::default().price_bump_percent, help_heading = "Txpool")]
@@ -242,6 +253,8 @@ impl Cli {
                 max_per_sender: self.txpool_max_per_sender,
                 max_queued_per_sender: self.txpool_max_queued,
                 price_bump_percent: self.txpool_price_bump,
+                max_queued: self.txpool_max_queued_total,
+                queued_lifetime: std::time::Duration::from_secs(self.txpool_lifetime),
                 ..PoolConfig::default()
             },
             min_fee: self.txpool_min_fee,

@@ -28,7 +28,10 @@ use crate::{
     rpc::{self, RpcConfig},
     state::StateReader,
     store::{GenesisBlock, StateView, Store, StoreConfig, StoreError, StoredBlock},
-    txpool::{AddOutcome, CheckedTx, PoolConfig, PoolError, PooledTx, TxPool, ValidationRules},
+    txpool::{
+        AddOutcome, CheckedTx, PoolConfig, PoolError, PooledTx, SenderUpdate, TxPool,
+        ValidationRules,
+    },
 };
 
 /// Default HTTP/WebSocket port.
@@ -339,7 +342,7 @@ impl Node {
     pub(crate) fn on_committed(
         &self,
         block: Arc<StoredBlock>,
-        next_nonces: Vec<(Address, u64)>,
+        senders: Vec<SenderUpdate>,
         drop: &[B256],
     ) {
         let next = NextBlock::plan(&self.spec, &self.config, &self.store);
@@ -354,7 +357,15 @@ impl Node {
             for hash in drop {
                 pool.remove(hash);
             }
-            pool.on_block(next_nonces);
+            let unaffordable = pool.on_block(senders);
+            if !unaffordable.is_empty() {
+                tracing::info!(
+                    target: "sequencer::txpool",
+                    block = block.header.number,
+                    dropped = unaffordable.len(),
+                    "dropped transactions their senders' balances no longer cover"
+                );
+            }
         }
         let _ = self.blocks.send(block);
     }

@@ -18,6 +18,7 @@ use crate::{
     executor::ExecTx,
     metrics::log_ms,
     node::{BlockTime, Node},
+    txpool::SenderUpdate,
 };
 
 /// Runs until `stop` turns true.
@@ -98,12 +99,18 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
         .filter(|s| !s.reason.is_transient())
         .map(|s| candidates[s.index].hash)
         .collect();
-    let next_nonces = built
+    let senders = built
         .execution
         .diff
         .accounts
         .iter()
-        .filter_map(|(address, diff)| diff.info.map(|info| (*address, info.nonce)))
+        .filter_map(|(address, diff)| {
+            diff.info.map(|info| SenderUpdate {
+                sender: *address,
+                nonce: info.nonce,
+                balance: info.balance,
+            })
+        })
         .collect();
     let header = &built.block.header;
     info!(
@@ -127,6 +134,6 @@ pub(crate) fn produce_block(node: &Node) -> Result<usize, BuildError> {
     );
     let included = built.block.transactions.len();
     node.metrics.record_block(&built);
-    node.on_committed(Arc::new(built.block), next_nonces, &drop);
+    node.on_committed(Arc::new(built.block), senders, &drop);
     Ok(included)
 }

@@ -6,10 +6,18 @@
 //! sender's nonce order. Senders are recovered once, at admission ([`check_raw`]), and kept
 //! with the transaction.
 //!
-//! Limits: a pool-wide cap (the cheapest transaction is evicted for a better-paying one), a
-//! per-sender cap, a cap on queued (gapped) transactions per sender and on how far ahead of the
-//! next nonce a transaction may be. A transaction with the nonce of a pooled one replaces it
-//! only when both its fee cap and its tip are at least [`PoolConfig::price_bump_percent`] higher.
+//! Limits: a pool-wide cap (the cheapest transaction is evicted for a better-paying executable
+//! one), a per-sender cap, caps on queued (gapped) transactions per sender and pool-wide, and on
+//! how far ahead of the next nonce a transaction may be. A queued transaction leaves the pool
+//! after [`PoolConfig::queued_lifetime`], and never evicts another to get in, so transactions
+//! that cannot execute cannot crowd out those that can. A transaction with the nonce of a pooled
+//! one replaces it only when both its fee cap and its tip are at least
+//! [`PoolConfig::price_bump_percent`] higher.
+//!
+//! Funds: a sender's pooled transactions together may cost at most its balance (each at its
+//! gas limit × fee cap + value, as geth counts it), so every transaction the pool hands to a
+//! block is affordable when its turn comes. A block that lowers a balance by other means (an
+//! EIP-7702 delegate spending it) makes the pool drop the sender's unaffordable tail.
 
 mod error;
 mod validate;
@@ -17,6 +25,7 @@ mod validate;
 use std::{
     collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap},
     sync::Arc,
+    time::{Duration, Instant},
 };
 
 use alloy::consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
@@ -43,6 +52,10 @@ pub struct PoolConfig {
     pub max_nonce_ahead: u64,
     /// Fee increase, in percent, a same-nonce replacement must offer.
     pub price_bump_percent: u128,
+    /// Most queued transactions in the pool (all senders).
+    pub max_queued: usize,
+    /// How long a queued transaction may wait for its nonce gap to fill.
+    pub queued_lifetime: Duration,
 }
 
 impl Default for PoolConfig {
@@ -53,6 +66,8 @@ impl Default for PoolConfig {
             max_queued_per_sender: 64,
             max_nonce_ahead: 16_384,
             price_bump_percent: 10,
+            max_queued: 50_000,
+            queued_lifetime: Duration::from_secs(3 * 60 * 60),
         }
     }
 }
@@ -70,6 +85,10 @@ pub struct PooledTx {
     pub inference: Option<Arc<crate::executor::Inference>>,
     /// Arrival order, to break fee ties first-come first-served.
     seq: u64,
+    /// When it arrived.
+    arrived: Instant,
+    /// The most it may cost its sender: gas limit × fee cap + value.
+    cost: U256,
 }
 
 impl PooledTx {
@@ -89,6 +108,11 @@ impl PooledTx {
     }
 }
 
+/// The most `tx` may cost its sender: gas limit × fee cap + value.
+fn max_cost(tx: &TxEnvelope) -> U256 {
+    U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value()
+}
+
 /// What [`TxPool::add`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddOutcome {
@@ -102,6 +126,17 @@ pub struct AddOutcome {
     pub evicted: Vec<B256>,
 }
 
+/// A sender's next nonce and balance after a block, for [`TxPool::on_block`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderUpdate {
+    /// The sender.
+    pub sender: Address,
+    /// Its next nonce.
+    pub nonce: u64,
+    /// Its balance.
+    pub balance: U256,
+}
+
 #[derive(Debug, Default)]
 struct SenderQueue {
     /// The sender's next nonce in the latest state.
@@ -109,6 +144,8 @@ struct SenderQueue {
     /// The nonce after the gap-free run starting at `state_nonce`.
     pending_end: u64,
     txs: BTreeMap<u64, Arc<PooledTx>>,
+    /// What the pooled transactions may cost together.
+    spent: U256,
 }
 
 impl SenderQueue {
@@ -133,7 +170,14 @@ pub struct TxPool {
     /// (max fee, arrival, hash): the eviction order, cheapest first.
     by_fee: BTreeSet<(u128, u64, B256)>,
     next_seq: u64,
+    /// Queued transactions, all senders (kept in step with each [`SenderQueue::queued`]).
+    queued: usize,
+    /// When queued transactions were last checked for expiry.
+    last_expiry: Option<Instant>,
 }
+
+/// How often the pool looks for queued transactions past their lifetime.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
 
 impl TxPool {
     /// An empty pool.
@@ -153,8 +197,7 @@ impl TxPool {
 
     /// Number of pending (executable) and queued transactions.
     pub fn counts(&self) -> (usize, usize) {
-        let queued: usize = self.senders.values().map(SenderQueue::queued).sum();
-        (self.len() - queued, queued)
+        (self.len() - self.queued, self.queued)
     }
 
     /// A pooled transaction by hash.
@@ -218,30 +261,40 @@ impl TxPool {
                 max_ahead: self.config.max_nonce_ahead,
             });
         }
-        let cost = U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value();
-        if account.balance < cost {
+        let queue = self.senders.get(&sender);
+        let existing = queue.and_then(|q| q.txs.get(&nonce)).cloned();
+        // Together with the sender's other pooled transactions (a replacement frees what the
+        // one it replaces would cost).
+        let spent = queue.map_or(U256::ZERO, |q| q.spent)
+            - existing.as_ref().map_or(U256::ZERO, |old| old.cost);
+        let want = spent.saturating_add(max_cost(tx));
+        if account.balance < want {
             return Err(PoolError::InsufficientFunds {
                 address: sender,
                 have: account.balance,
-                want: cost,
+                want,
             });
         }
 
-        let existing = self.senders.get(&sender).and_then(|q| q.txs.get(&nonce)).cloned();
         if let Some(old) = &existing {
             if !self.is_sufficient_bump(old, tx) {
                 return Err(PoolError::ReplacementUnderpriced);
             }
         } else {
-            let queue = self.senders.get(&sender);
             let count = queue.map_or(0, |q| q.txs.len());
             if count >= self.config.max_per_sender {
                 return Err(PoolError::AccountLimit { max: self.config.max_per_sender });
             }
             let pending_end = queue.map_or(next, |q| q.pending_end.max(next));
             let queued = queue.map_or(0, SenderQueue::queued);
-            if nonce > pending_end && queued >= self.config.max_queued_per_sender {
-                return Err(PoolError::AccountLimit { max: self.config.max_queued_per_sender });
+            if nonce > pending_end {
+                if queued >= self.config.max_queued_per_sender {
+                    return Err(PoolError::AccountLimit { max: self.config.max_queued_per_sender });
+                }
+                // A transaction that cannot execute yet never displaces others.
+                if self.queued >= self.config.max_queued || self.len() >= self.config.max_txs {
+                    return Err(PoolError::PoolFull);
+                }
             }
         }
         Ok(existing)
@@ -257,6 +310,7 @@ impl TxPool {
         checked: CheckedTx,
         account: Option<AccountInfo>,
     ) -> Result<AddOutcome, PoolError> {
+        self.expire_queued_every_interval();
         let account = account.unwrap_or_default();
         let existing = self.check_admissible(&checked, &account)?;
         let sender = checked.tx.signer();
@@ -279,6 +333,8 @@ impl TxPool {
             size: checked.size,
             inference: checked.inference,
             seq: self.next_seq,
+            arrived: Instant::now(),
+            cost: max_cost(checked.tx.inner()),
             tx: checked.tx,
         });
         self.next_seq += 1;
@@ -289,10 +345,13 @@ impl TxPool {
         self.by_fee.insert((pooled.tx.max_fee_per_gas(), pooled.seq, pooled.hash));
         self.by_hash.insert(pooled.hash, pooled.clone());
         let queue = self.senders.entry(sender).or_default();
-        queue.state_nonce = next;
+        let queued_before = queue.queued();
+        queue.state_nonce = queue.state_nonce.max(next);
+        queue.spent += pooled.cost;
         queue.txs.insert(nonce, pooled);
         queue.advance_pending();
         let pending = nonce < queue.pending_end;
+        self.queued = self.queued + queue.queued() - queued_before;
         Ok(AddOutcome { hash: checked.hash, replaced, pending, evicted })
     }
 
@@ -306,38 +365,116 @@ impl TxPool {
 
     /// Removes a transaction (and makes its sender's later ones queued).
     pub fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
-        let pooled = self.by_hash.remove(hash)?;
-        self.by_fee.remove(&(pooled.tx.max_fee_per_gas(), pooled.seq, pooled.hash));
+        let pooled = self.by_hash.get(hash)?.clone();
         let sender = pooled.sender();
-        if let Some(queue) = self.senders.get_mut(&sender) {
-            queue.txs.remove(&pooled.nonce());
-            if pooled.nonce() < queue.pending_end {
-                queue.pending_end = pooled.nonce();
+        let nonce = pooled.nonce();
+        self.edit_sender(sender, |queue| {
+            if nonce < queue.pending_end {
+                queue.pending_end = nonce;
             }
-            if queue.txs.is_empty() {
-                self.senders.remove(&sender);
-            }
-        }
+            vec![queue.txs.remove(&nonce).expect("pooled by hash, pooled by sender")]
+        });
         Some(pooled)
     }
 
-    /// Updates senders after a block: each listed sender's next nonce is now as given, and
-    /// their transactions below it (included, or replaced by the included one) leave the pool.
-    pub fn on_block(&mut self, next_nonces: impl IntoIterator<Item = (Address, u64)>) {
-        for (sender, next) in next_nonces {
-            let Some(queue) = self.senders.get_mut(&sender) else { continue };
-            queue.state_nonce = queue.state_nonce.max(next);
-            let stale: Vec<Arc<PooledTx>> =
-                queue.txs.range(..queue.state_nonce).map(|(_, tx)| tx.clone()).collect();
-            for tx in stale {
-                self.by_hash.remove(&tx.hash);
-                self.by_fee.remove(&(tx.tx.max_fee_per_gas(), tx.seq, tx.hash));
-                queue.txs.remove(&tx.nonce());
-            }
-            queue.advance_pending();
-            if queue.txs.is_empty() {
-                self.senders.remove(&sender);
-            }
+    /// Runs `edit` on `sender`'s queue, then takes the transactions it returns out of the
+    /// indexes, and keeps the queued count and the sender's spending in step.
+    fn edit_sender(
+        &mut self,
+        sender: Address,
+        edit: impl FnOnce(&mut SenderQueue) -> Vec<Arc<PooledTx>>,
+    ) -> Vec<Arc<PooledTx>> {
+        let Some(queue) = self.senders.get_mut(&sender) else { return Vec::new() };
+        let queued_before = queue.queued();
+        let removed = edit(queue);
+        for tx in &removed {
+            queue.spent -= tx.cost;
+            self.by_hash.remove(&tx.hash);
+            self.by_fee.remove(&(tx.tx.max_fee_per_gas(), tx.seq, tx.hash));
+        }
+        self.queued = self.queued + queue.queued() - queued_before;
+        if queue.txs.is_empty() {
+            self.senders.remove(&sender);
+        }
+        removed
+    }
+
+    /// Updates senders after a block: each listed sender's next nonce and balance are now as
+    /// given. Their transactions below the nonce (included, or replaced by the included one)
+    /// leave the pool, and so do those the balance no longer covers: from the first whose
+    /// cost, added to the costs of the sender's transactions before it, exceeds the balance.
+    /// Returns the hashes of those dropped for want of funds.
+    pub fn on_block(&mut self, updates: impl IntoIterator<Item = SenderUpdate>) -> Vec<B256> {
+        self.expire_queued_every_interval();
+        let mut unaffordable = Vec::new();
+        for SenderUpdate { sender, nonce, balance } in updates {
+            let mut included = 0;
+            let removed = self.edit_sender(sender, |queue| {
+                queue.state_nonce = queue.state_nonce.max(nonce);
+                let mut removed: Vec<Arc<PooledTx>> = Vec::new();
+                while let Some(entry) = queue.txs.first_entry() {
+                    if *entry.key() >= queue.state_nonce {
+                        break;
+                    }
+                    removed.push(entry.remove());
+                }
+                included = removed.len();
+                let left = queue.spent - removed.iter().map(|tx| tx.cost).sum::<U256>();
+                if left > balance {
+                    let mut total = U256::ZERO;
+                    let first_unaffordable = queue.txs.iter().find_map(|(&n, tx)| {
+                        total = total.saturating_add(tx.cost);
+                        (total > balance).then_some(n)
+                    });
+                    if let Some(first) = first_unaffordable {
+                        removed.extend(queue.txs.split_off(&first).into_values());
+                        queue.pending_end = queue.pending_end.min(first);
+                    }
+                }
+                queue.advance_pending();
+                removed
+            });
+            unaffordable.extend(removed[included..].iter().map(|tx| tx.hash));
+        }
+        unaffordable
+    }
+
+    /// Drops the queued transactions that have waited longer than
+    /// [`PoolConfig::queued_lifetime`] at `now`; returns their hashes.
+    pub fn expire_queued(&mut self, now: Instant) -> Vec<B256> {
+        self.last_expiry = Some(now);
+        let Some(cutoff) = now.checked_sub(self.config.queued_lifetime) else { return Vec::new() };
+        let waiting: Vec<Address> =
+            self.senders.iter().filter(|(_, q)| q.queued() > 0).map(|(a, _)| *a).collect();
+        let mut expired = Vec::new();
+        for sender in waiting {
+            let removed = self.edit_sender(sender, |queue| {
+                let stale: Vec<u64> = queue
+                    .txs
+                    .range(queue.pending_end..)
+                    .filter(|(_, tx)| tx.arrived < cutoff)
+                    .map(|(nonce, _)| *nonce)
+                    .collect();
+                stale.iter().filter_map(|nonce| queue.txs.remove(nonce)).collect()
+            });
+            expired.extend(removed.iter().map(|tx| tx.hash));
+        }
+        expired
+    }
+
+    /// [`Self::expire_queued`], at most once per [`EXPIRY_INTERVAL`].
+    fn expire_queued_every_interval(&mut self) {
+        let now = Instant::now();
+        if self.last_expiry.is_some_and(|last| now.duration_since(last) < EXPIRY_INTERVAL) {
+            return;
+        }
+        let expired = self.expire_queued(now);
+        if !expired.is_empty() {
+            tracing::info!(
+                target: "sequencer::txpool",
+                dropped = expired.len(),
+                "dropped queued transactions whose nonce gap did not fill in time"
+            );
         }
     }
 
@@ -449,7 +586,7 @@ mod tests {
         pool.add(signed(0, 1, 10, 1), rich()).unwrap();
         assert_eq!(pool.inferences_below(&sender, 0).map(|v| v.len()), Some(0), "first nonce");
         assert!(pool.inferences_below(&sender, 2).is_none(), "pooled without a pre-execution");
-        pool.on_block([(sender, 1)]);
+        pool.on_block([update(sender, 1)]);
         assert!(pool.inferences_below(&sender, 0).is_none(), "nonce already used");
     }
 
@@ -534,10 +671,147 @@ mod tests {
         let mut pool = TxPool::new(PoolConfig::default());
         pool.add(signed(0, 0, 10, 1), rich()).unwrap();
         pool.add(signed(0, 1, 10, 1), rich()).unwrap();
-        pool.on_block([(DEV_ACCOUNTS[0].0, 1)]);
+        pool.on_block([update(DEV_ACCOUNTS[0].0, 1)]);
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.pending_nonce(&DEV_ACCOUNTS[0].0), Some(2));
-        pool.on_block([(DEV_ACCOUNTS[0].0, 2)]);
+        pool.on_block([update(DEV_ACCOUNTS[0].0, 2)]);
         assert!(pool.is_empty());
+    }
+
+    /// A sender's new nonce after a block, its balance still ample.
+    fn update(sender: Address, nonce: u64) -> SenderUpdate {
+        SenderUpdate { sender, nonce, balance: rich().unwrap().balance }
+    }
+
+    /// Funds for `n` of [`signed`]'s transactions at fee cap `max_fee`.
+    fn funds_for(n: u64, max_fee: u128) -> Option<AccountInfo> {
+        Some(AccountInfo::with_balance(U256::from(21_000 * n) * U256::from(max_fee)))
+    }
+
+    #[test]
+    fn a_senders_pooled_transactions_together_cost_at_most_its_balance() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        pool.add(signed(0, 0, 10, 1), funds_for(2, 10)).unwrap();
+        pool.add(signed(0, 1, 10, 1), funds_for(2, 10)).unwrap();
+        // Each alone is affordable; a third on top of the two is not (geth's overdraft rule).
+        assert_eq!(
+            pool.add(signed(0, 2, 10, 1), funds_for(2, 10)),
+            Err(PoolError::InsufficientFunds {
+                address: DEV_ACCOUNTS[0].0,
+                have: U256::from(420_000),
+                want: U256::from(630_000),
+            })
+        );
+        // A replacement frees what the replaced one would have cost.
+        assert!(matches!(
+            pool.add(signed(0, 1, 20, 2), funds_for(2, 10)),
+            Err(PoolError::InsufficientFunds { .. })
+        ));
+        pool.add(signed(0, 1, 11, 2), Some(AccountInfo::with_balance(U256::from(441_000))))
+            .unwrap();
+        assert_eq!(pool.counts(), (2, 0));
+    }
+
+    #[test]
+    fn a_block_that_lowers_a_balance_drops_the_unaffordable_tail() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        let sender = DEV_ACCOUNTS[0].0;
+        for nonce in 0..4 {
+            pool.add(signed(0, nonce, 10, 1), rich()).unwrap();
+        }
+        // The block included nonce 0; a delegate then spent all but enough for two more.
+        let dropped = pool.on_block([SenderUpdate {
+            sender,
+            nonce: 1,
+            balance: U256::from(2 * 210_000 + 5),
+        }]);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.pending_nonce(&sender), Some(3));
+        assert_eq!(pool.counts(), (2, 0));
+        // Nothing affordable is left behind: the freed funds admit a new nonce 3.
+        pool.add(signed(0, 3, 10, 1), Some(AccountInfo::with_balance(U256::from(630_000))))
+            .unwrap();
+    }
+
+    #[test]
+    fn queued_transactions_never_displace_others_and_are_capped_pool_wide() {
+        let config = PoolConfig { max_txs: 3, max_queued: 1, ..PoolConfig::default() };
+        let mut pool = TxPool::new(config);
+        pool.add(signed(0, 0, 10, 1), rich()).unwrap();
+        pool.add(signed(1, 5, 10, 1), rich()).unwrap();
+        // The pool-wide queued cap holds, whatever the fee.
+        assert_eq!(pool.add(signed(2, 5, 1_000, 1), rich()), Err(PoolError::PoolFull));
+        pool.add(signed(2, 0, 10, 1), rich()).unwrap();
+        assert_eq!(pool.counts(), (2, 1));
+        // Full: a gapped newcomer cannot evict, an executable better payer can.
+        let config = PoolConfig { max_txs: 3, ..PoolConfig::default() };
+        let mut pool = TxPool::new(config);
+        let cheap = pool.add(signed(0, 0, 5, 1), rich()).unwrap().hash;
+        pool.add(signed(1, 0, 10, 1), rich()).unwrap();
+        pool.add(signed(2, 0, 10, 1), rich()).unwrap();
+        assert_eq!(pool.add(signed(3, 1, 1_000, 1), rich()), Err(PoolError::PoolFull));
+        assert_eq!(pool.add(signed(3, 0, 1_000, 1), rich()).unwrap().evicted, vec![cheap]);
+    }
+
+    #[test]
+    fn queued_transactions_expire_after_their_lifetime() {
+        let lifetime = Duration::from_secs(60);
+        let mut pool =
+            TxPool::new(PoolConfig { queued_lifetime: lifetime, ..PoolConfig::default() });
+        pool.add(signed(0, 0, 10, 1), rich()).unwrap();
+        let gapped = pool.add(signed(0, 2, 10, 1), rich()).unwrap().hash;
+        let other = pool.add(signed(1, 3, 10, 1), rich()).unwrap().hash;
+        assert!(pool.expire_queued(Instant::now()).is_empty());
+        let mut expired = pool.expire_queued(Instant::now() + lifetime + Duration::from_secs(1));
+        expired.sort();
+        let mut want = vec![gapped, other];
+        want.sort();
+        assert_eq!(expired, want);
+        assert_eq!(pool.counts(), (1, 0), "the executable one stays");
+    }
+
+    #[test]
+    fn queued_count_stays_in_step_with_the_queues() {
+        // A fixed pseudo-random walk through adds, removals, blocks and expiry.
+        let mut pool = TxPool::new(PoolConfig { max_txs: 40, ..PoolConfig::default() });
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut nonces = [0u64; 4];
+        for _ in 0..2_000 {
+            let key = next(4) as usize;
+            match next(10) {
+                0..=5 => {
+                    let nonce = nonces[key] + next(6);
+                    let _ = pool.add(signed(key, nonce, 10 + u128::from(next(50)), 1), rich());
+                }
+                6 | 7 => {
+                    let hashes: Vec<B256> = pool.all().map(|tx| tx.hash).collect();
+                    if !hashes.is_empty() {
+                        pool.remove(&hashes[next(hashes.len() as u64) as usize]);
+                    }
+                }
+                8 => {
+                    nonces[key] += next(3);
+                    let balance = U256::from(next(8) * 210_000);
+                    let sender = DEV_ACCOUNTS[key].0;
+                    pool.on_block([SenderUpdate { sender, nonce: nonces[key], balance }]);
+                }
+                _ => {
+                    pool.expire_queued(Instant::now());
+                }
+            }
+            let queued: usize = pool.senders.values().map(SenderQueue::queued).sum();
+            let spent: U256 = pool.all().map(|tx| tx.cost).sum();
+            let tracked: U256 = pool.senders.values().map(|q| q.spent).sum();
+            assert_eq!(pool.counts().1, queued);
+            assert_eq!(spent, tracked);
+            assert_eq!(pool.by_fee.len(), pool.len());
+        }
     }
 }
