@@ -105,7 +105,32 @@ struct Service {
     /// Compressed bytes per raw byte, learned from the last batch.
     ratio: f64,
     throttled: bool,
-    reported: Option<(u64, u64)>,
+    /// The `(safe, finalized)` last told to the sequencer.
+    reported: Told<(u64, u64)>,
+    /// The block size cap last told to the sequencer.
+    capped: Told<Option<u64>>,
+}
+
+/// How often the sequencer is told again what it was told: it keeps L1 heads across
+/// restarts but not the block size cap, and a report sent while it was down is lost. (A
+/// batcher that restarts tells both at once, lifting a cap its predecessor left.)
+const RETELL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What was last told to the sequencer, and when.
+#[derive(Debug, Default)]
+struct Told<T> {
+    last: Option<(T, Instant)>,
+}
+
+impl<T: PartialEq> Told<T> {
+    /// Whether `value` should be sent: it changed, or [`RETELL_INTERVAL`] has passed.
+    fn due(&self, value: &T) -> bool {
+        self.last.as_ref().is_none_or(|(last, at)| last != value || at.elapsed() >= RETELL_INTERVAL)
+    }
+
+    fn sent(&mut self, value: T) {
+        self.last = Some((value, Instant::now()));
+    }
 }
 
 fn now_secs() -> u64 {
@@ -124,7 +149,8 @@ impl Service {
             cache: VecDeque::new(),
             ratio: 0.6,
             throttled: false,
-            reported: None,
+            reported: Told::default(),
+            capped: Told::default(),
         })
     }
 
@@ -198,9 +224,9 @@ impl Service {
             self.progress.posted = confirmed;
             self.save()?;
         }
-        if self.reported != Some((confirmed, finalized)) {
+        if self.reported.due(&(confirmed, finalized)) {
             self.l2.set_l1_heads(confirmed, finalized).await?;
-            self.reported = Some((confirmed, finalized));
+            self.reported.sent((confirmed, finalized));
         }
         Ok(())
     }
@@ -236,13 +262,16 @@ impl Service {
     async fn back_pressure(&mut self) -> BatcherResult<()> {
         let pending: usize = self.cache.iter().map(|c| c.block.raw_bytes).sum();
         if !self.throttled && pending > self.config.max_pending_bytes {
-            self.l2.set_max_block_bytes(Some(self.config.throttled_block_bytes as u64)).await?;
             self.throttled = true;
             warn!(target: "batcher", pending_bytes = pending, cap = self.config.throttled_block_bytes, "L1 is behind: throttling L2 block size");
         } else if self.throttled && pending < self.config.max_pending_bytes / 2 {
-            self.l2.set_max_block_bytes(None).await?;
             self.throttled = false;
             info!(target: "batcher", pending_bytes = pending, "L1 caught up: block size throttle lifted");
+        }
+        let cap = self.throttled.then_some(self.config.throttled_block_bytes as u64);
+        if self.capped.due(&cap) {
+            self.l2.set_max_block_bytes(cap).await?;
+            self.capped.sent(cap);
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! use the handle, the binary only parses flags into a [`NodeConfig`] and calls [`spawn`].
 
 use std::{
+    collections::VecDeque,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
     sync::{
@@ -148,10 +149,26 @@ pub enum NodeError {
 /// The L2 block heights known to be posted to L1 (`safe`) and final there (`finalized`).
 #[derive(Debug, Default)]
 pub(crate) struct L1Heads {
-    pub(crate) safe: AtomicU64,
-    pub(crate) finalized: AtomicU64,
+    safe: AtomicU64,
+    finalized: AtomicU64,
     /// Whether a batcher reports heights; without one, `safe` and `finalized` follow the head.
-    pub(crate) reported: AtomicBool,
+    reported: AtomicBool,
+}
+
+impl L1Heads {
+    /// The reported `(safe, finalized)`, if any were. (A reader racing a report may see one
+    /// height old and one new: each is a height some report gave.)
+    fn get(&self) -> Option<(u64, u64)> {
+        self.reported
+            .load(Ordering::Acquire)
+            .then(|| (self.safe.load(Ordering::Acquire), self.finalized.load(Ordering::Acquire)))
+    }
+
+    fn set(&self, safe: u64, finalized: u64) {
+        self.safe.store(safe, Ordering::Release);
+        self.finalized.store(finalized, Ordering::Release);
+        self.reported.store(true, Ordering::Release);
+    }
 }
 
 /// The running node's shared state.
@@ -232,6 +249,10 @@ impl Node {
         };
         let next = Arc::new(RwLock::new(Arc::new(NextBlock::plan(&spec, &config, &store)?)));
         let (recovery, jobs) = std::sync::mpsc::sync_channel::<RecoveryJob>(65_536);
+        let l1 = L1Heads::default();
+        if let Some((safe, finalized)) = store.l1_heads()? {
+            l1.set(safe, finalized);
+        }
         let node = Arc::new(Self {
             pool: Mutex::new(TxPool::new(config.pool.clone())),
             store,
@@ -242,7 +263,7 @@ impl Node {
             blocks: broadcast::channel(1024).0,
             pending_txs: broadcast::channel(16_384).0,
             tx_arrived: Notify::new(),
-            l1: L1Heads::default(),
+            l1,
             max_block_bytes: AtomicUsize::new(usize::MAX),
             metrics: crate::metrics::Metrics::default(),
             config,
@@ -384,23 +405,35 @@ impl Node {
         }
     }
 
-    /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`).
-    pub(crate) fn set_l1_heads(&self, safe: u64, finalized: u64) {
-        self.l1.safe.store(safe, Ordering::Release);
-        self.l1.finalized.store(finalized, Ordering::Release);
-        self.l1.reported.store(true, Ordering::Release);
+    /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`): durably
+    /// first (a restarted node answers those tags as last reported, not with its head), then
+    /// for readers. A report that changes nothing writes nothing.
+    ///
+    /// # Errors
+    /// When the store cannot record them (a replica's store is read-only: its writer reports).
+    pub(crate) fn set_l1_heads(&self, safe: u64, finalized: u64) -> Result<(), StoreError> {
+        if self.l1.get() == Some((safe, finalized)) {
+            return Ok(());
+        }
+        self.store.set_l1_heads(safe, finalized)?;
+        self.l1.set(safe, finalized);
+        Ok(())
     }
 
-    /// The `safe` and `finalized` block numbers.
+    /// Re-reads the recorded L1 heads (a replica, whose writer records them).
+    fn reload_l1_heads(&self) -> Result<(), StoreError> {
+        if let Some((safe, finalized)) = self.store.l1_heads()? {
+            self.l1.set(safe, finalized);
+        }
+        Ok(())
+    }
+
+    /// The `safe` and `finalized` block numbers: as last reported (no higher than the head),
+    /// or the head when nothing ever reported (a sequencer without a batcher).
     pub(crate) fn l1_heads(&self) -> (u64, u64) {
         let head = self.store.head_number();
-        if !self.l1.reported.load(Ordering::Acquire) {
-            return (head, head);
-        }
-        (
-            self.l1.safe.load(Ordering::Acquire).min(head),
-            self.l1.finalized.load(Ordering::Acquire).min(head),
-        )
+        let (safe, finalized) = self.l1.get().unwrap_or((head, head));
+        (safe.min(head), finalized.min(head))
     }
 }
 
@@ -597,8 +630,11 @@ impl NodeHandle {
     }
 
     /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`).
-    pub fn set_l1_heads(&self, safe: u64, finalized: u64) {
-        self.node.set_l1_heads(safe, finalized);
+    ///
+    /// # Errors
+    /// When the store cannot record them.
+    pub fn set_l1_heads(&self, safe: u64, finalized: u64) -> Result<(), StoreError> {
+        self.node.set_l1_heads(safe, finalized)
     }
 
     /// Where the admin RPC is served, if it is.
@@ -729,11 +765,16 @@ const REPLICA_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// datadir, and publishes them as the producer publishes its own (latest state, subscriptions,
 /// filters). A head that moved back (the writer unwound an L1 reorg) is followed too.
 async fn follow_writer(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
-    let mut seen = node.store.head_number();
+    // The blocks announced most recently, to tell a replaced block from a new one.
+    let head = node.store.head();
+    let mut announced = VecDeque::from([(head.0.number, head.1)]);
     loop {
         tokio::select! {
             () = tokio::time::sleep(REPLICA_POLL) => {}
             _ = stop.changed() => return,
+        }
+        if let Err(e) = node.reload_l1_heads() {
+            tracing::warn!(target: "sequencer::replica", error = %e, "cannot read the L1 heads");
         }
         let head = match node.store.refresh() {
             Ok(Some(head)) => head,
@@ -743,32 +784,46 @@ async fn follow_writer(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
                 continue;
             }
         };
-        if head < seen {
-            tracing::warn!(target: "sequencer::replica", from = seen, to = head, "the writer unwound blocks (L1 reorg)");
-            seen = head;
-            node.on_committed_elsewhere(None);
-            continue;
+        if let Err(e) = announce_new_blocks(&node, &mut announced, head) {
+            tracing::warn!(target: "sequencer::replica", error = %e, "cannot read new blocks");
         }
-        let blocks = match node.store.blocks() {
-            Ok(blocks) => blocks,
-            Err(e) => {
-                tracing::warn!(target: "sequencer::replica", error = %e, "cannot read new blocks");
-                continue;
-            }
-        };
-        for number in seen + 1..=head {
-            match blocks.block(number) {
-                Ok(Some(block)) => node.on_committed_elsewhere(Some(Arc::new(block))),
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(target: "sequencer::replica", block = number, error = %e, "cannot read a new block");
-                    break;
-                }
-            }
-        }
-        tracing::debug!(target: "sequencer::replica", head, "followed the writer");
-        seen = head;
     }
+}
+
+/// How many announced blocks [`follow_writer`] remembers: a writer that replaced more than
+/// this many has its new head announced, not every block before it.
+const ANNOUNCED_KEPT: usize = 256;
+
+/// Announces the writer's blocks up to `head` that readers have not seen: after the last
+/// announced block the writer still has (an L1 reorg may have unwound or replaced the rest).
+fn announce_new_blocks(
+    node: &Node,
+    announced: &mut VecDeque<(u64, B256)>,
+    head: u64,
+) -> Result<(), StoreError> {
+    let blocks = node.store.blocks()?;
+    let seen = announced.back().map_or(0, |(number, _)| *number);
+    while let Some(&(number, hash)) = announced.back() {
+        if number <= head && blocks.hash(number)? == Some(hash) {
+            break;
+        }
+        announced.pop_back();
+    }
+    let from = announced.back().map_or(head, |(number, _)| number + 1);
+    if from <= seen {
+        tracing::warn!(target: "sequencer::replica", from = seen, to = from.saturating_sub(1), head, "the writer unwound or replaced blocks (L1 reorg)");
+        node.on_committed_elsewhere(None);
+    }
+    for number in from..=head {
+        let Some(block) = blocks.block(number)? else { break };
+        announced.push_back((number, block.hash));
+        if announced.len() > ANNOUNCED_KEPT {
+            announced.pop_front();
+        }
+        node.on_committed_elsewhere(Some(Arc::new(block)));
+    }
+    tracing::debug!(target: "sequencer::replica", head, "followed the writer");
+    Ok(())
 }
 
 #[cfg(test)]

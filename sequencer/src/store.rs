@@ -465,6 +465,39 @@ impl Store {
         Ok(())
     }
 
+    /// The L2 heights last recorded as posted to L1 (`safe`) and final there (`finalized`),
+    /// if any were.
+    ///
+    /// # Errors
+    /// When the database cannot be read or holds a malformed record.
+    pub fn l1_heads(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta_table = txn.open_table(tables::META)?;
+        let Some(value) = meta_table.get(meta::L1_HEADS)? else { return Ok(None) };
+        let bytes: [u8; 16] = value.value().try_into().map_err(|_| StoreError::Corrupt {
+            what: "metadata",
+            reason: format!("{} is not 16 bytes", meta::L1_HEADS),
+        })?;
+        let (safe, finalized) = bytes.split_at(8);
+        let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
+        Ok(Some((word(safe), word(finalized))))
+    }
+
+    /// Records the L2 heights posted to L1 (`safe`) and final there (`finalized`), so a
+    /// restarted node (or a replica reading this datadir) answers those tags as reported.
+    ///
+    /// # Errors
+    /// [`StoreError::ReadOnly`] on a replica's store; a database error.
+    pub fn set_l1_heads(&self, safe: u64, finalized: u64) -> Result<(), StoreError> {
+        let mut record = [0u8; 16];
+        record[..8].copy_from_slice(&safe.to_be_bytes());
+        record[8..].copy_from_slice(&finalized.to_be_bytes());
+        let txn = self.db.begin_write()?;
+        txn.open_table(tables::META)?.insert(meta::L1_HEADS, record.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
     /// The newest committed header and its hash.
     pub fn head(&self) -> Arc<(Header, B256)> {
         self.head.read().clone()

@@ -76,6 +76,12 @@ async fn back_pressure_caps_block_size_while_l1_lags_and_lifts_after() {
         stack.node.max_block_bytes() == Some(1_200)
     })
     .await;
+    // A restarted sequencer has forgotten the cap: the batcher tells it again.
+    stack.node.set_max_block_bytes(None);
+    wait_for("the throttle told again", Duration::from_secs(20), || async {
+        stack.node.max_block_bytes() == Some(1_200)
+    })
+    .await;
     let before = stack.node.store().head_number();
     let head = stack.send_transfers(40).await;
     for number in before + 1..=head {

@@ -5,11 +5,11 @@ use std::{net::SocketAddr, sync::Arc};
 
 use alloy_primitives::U64;
 use jsonrpsee::{
-    core::RpcResult,
+    core::{RpcResult, async_trait},
     server::{Server, ServerHandle},
 };
 
-use super::api::AdminApiServer;
+use super::{api::AdminApiServer, error::RpcError};
 use crate::node::{Node, NodeError};
 
 /// The admin API implementation.
@@ -18,6 +18,7 @@ struct AdminRpc {
     node: Arc<Node>,
 }
 
+#[async_trait]
 impl AdminApiServer for AdminRpc {
     fn set_max_block_bytes(&self, max: Option<U64>) -> RpcResult<bool> {
         let bytes =
@@ -27,8 +28,13 @@ impl AdminApiServer for AdminRpc {
         Ok(true)
     }
 
-    fn set_l1_heads(&self, safe: U64, finalized: U64) -> RpcResult<bool> {
-        self.node.set_l1_heads(safe.to(), finalized.to());
+    async fn set_l1_heads(&self, safe: U64, finalized: U64) -> RpcResult<bool> {
+        // Recording them is a database write, which may wait for a block's commit.
+        let node = self.node.clone();
+        tokio::task::spawn_blocking(move || node.set_l1_heads(safe.to(), finalized.to()))
+            .await
+            .map_err(|e| RpcError::Internal(format!("recording the L1 heads: {e}")))?
+            .map_err(RpcError::from)?;
         Ok(true)
     }
 }

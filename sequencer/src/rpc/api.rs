@@ -273,7 +273,8 @@ pub trait AdminApi {
     #[method(name = "setMaxBlockBytes")]
     fn set_max_block_bytes(&self, max: Option<U64>) -> RpcResult<bool>;
 
-    /// Records the newest L2 block posted to L1 (`safe`) and final there (`finalized`).
+    /// Records the newest L2 block posted to L1 (`safe`) and final there (`finalized`),
+    /// durably: a restarted node answers those tags as last recorded.
     #[method(name = "setL1Heads")]
-    fn set_l1_heads(&self, safe: U64, finalized: U64) -> RpcResult<bool>;
+    async fn set_l1_heads(&self, safe: U64, finalized: U64) -> RpcResult<bool>;
 }

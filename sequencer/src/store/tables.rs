@@ -48,6 +48,8 @@ pub(crate) mod meta {
     pub(crate) const SCHEMA: &str = "schema";
     /// Highest block whose history entries were pruned: states before it are gone.
     pub(crate) const PRUNED: &str = "pruned";
+    /// The L2 blocks posted to L1 (`safe`) and final there (`finalized`), as last reported.
+    pub(crate) const L1_HEADS: &str = "l1_heads";
 }
 
 /// Version of this layout; a datadir written with another is refused. (3: the history keeps

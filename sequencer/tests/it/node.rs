@@ -51,9 +51,16 @@ impl TestNode {
 
     /// Stops the node and starts a new one on the same datadir.
     pub(crate) async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`Self::restart`] with a changed configuration.
+    pub(crate) async fn restart_with(self, configure: impl FnOnce(&mut NodeConfig)) -> Self {
         let Self { handle, dir } = self;
         handle.stop().await;
-        let handle = spawn(NodeConfig::for_tests(dir.path().to_path_buf())).await.unwrap();
+        let mut config = NodeConfig::for_tests(dir.path().to_path_buf());
+        configure(&mut config);
+        let handle = spawn(config).await.unwrap();
         Self { handle, dir }
     }
 
@@ -662,6 +669,21 @@ async fn admin_port_throttles_blocks_and_sets_l1_heads() {
         provider.get_block_by_number(BlockNumberOrTag::Finalized).await.unwrap().unwrap();
     assert_eq!((safe.header.number, finalized.header.number), (2, 1));
 
+    // A restarted node answers them as last reported, not with its head.
+    let node = node.restart().await;
+    let provider = node.provider();
+    assert!(provider.get_block_number().await.unwrap() > 2);
+    let safe = provider.get_block_by_number(BlockNumberOrTag::Safe).await.unwrap().unwrap();
+    let finalized =
+        provider.get_block_by_number(BlockNumberOrTag::Finalized).await.unwrap().unwrap();
+    assert_eq!((safe.header.number, finalized.header.number), (2, 1));
+    let node =
+        node.restart_with(|config| config.admin_addr = Some("127.0.0.1:0".parse().unwrap())).await;
+    let admin = jsonrpsee_http_client::HttpClientBuilder::default()
+        .build(format!("http://{}", node.handle.admin_addr().unwrap()))
+        .unwrap();
+    let provider = node.provider();
+
     // A cap below one transaction's size leaves pending transactions out of blocks.
     let ok: bool = admin.request("sequencer_setMaxBlockBytes", rpc_params!["0x10"]).await.unwrap();
     assert!(ok);
@@ -1018,4 +1040,74 @@ async fn the_dev_chain_has_the_create2_deployer_foundry_expects() {
     assert!(receipt.status());
     assert!(!wallet.get_code_at(expected).await.unwrap().is_empty());
     node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_serves_blocks_its_writer_replaced_at_the_same_height() {
+    use sequencer::{
+        builder::{Parent, build_block},
+        chain::{BlockAttributes, ChainSpec},
+        executor::{ExecTx, SequentialExecutor},
+        store::{GenesisBlock, Store, StoreConfig},
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = Genesis::dev();
+    let spec = ChainSpec::from_genesis(&genesis);
+    let shared = StoreConfig { shared_with_readers: true, ..Default::default() };
+    let writer = Store::open(dir.path(), &GenesisBlock::new(&genesis).unwrap(), shared).unwrap();
+    let signer = dev_signer(5);
+    // The writer (as `derivation sync` does) commits a block paying RECIPIENT `value` wei.
+    let commit = |nonce: u64, value: u64| {
+        let head = writer.head();
+        let state = writer.latest().unwrap();
+        let tx = sign(&signer, transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(value)));
+        let txs = [ExecTx {
+            tx: alloy::consensus::transaction::Recovered::new_unchecked(tx, signer.address()),
+            hint: None,
+        }];
+        let attributes = BlockAttributes {
+            number: head.0.number + 1,
+            timestamp: head.0.timestamp + 1,
+            beneficiary: Address::ZERO,
+            extra_data: Bytes::new(),
+        };
+        let parent = Parent { header: &head.0, hash: head.1, state: &state };
+        let built =
+            build_block(&spec, &writer, parent, attributes, &txs, &SequentialExecutor::default())
+                .unwrap();
+        writer.commit_block(&built.block, &built.state).unwrap();
+        built.block.hash
+    };
+    commit(0, 1);
+    commit(1, 2);
+    writer.set_l1_heads(2, 1).unwrap();
+
+    let replica = TestNode::start_with(|config| {
+        config.datadir = dir.path().to_path_buf();
+        config.replica = true;
+    })
+    .await;
+    let provider = replica.provider();
+    assert_eq!(provider.get_balance(RECIPIENT).await.unwrap(), U256::from(3));
+    // The replica answers `safe` and `finalized` as its writer recorded them.
+    let finalized =
+        provider.get_block_by_number(BlockNumberOrTag::Finalized).await.unwrap().unwrap();
+    assert_eq!(finalized.header.number, 1);
+
+    // An L1 reorg: the writer replaces block 2 with another block 2.
+    writer.unwind_to(1).unwrap();
+    let replacement = commit(1, 7);
+    let served = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let head = provider.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap();
+            let balance = provider.get_balance(RECIPIENT).await.unwrap();
+            if head.is_some_and(|b| b.header.hash == replacement) && balance == U256::from(8) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the replica serves the replacement block's state");
+    replica.handle.stop().await;
 }
