@@ -726,6 +726,22 @@ impl BlockReader {
         table.get(number)?.map(|b| codec::decode_body(b.value())).transpose()
     }
 
+    /// The first `max` transactions of block `number` (decoding no more than those).
+    ///
+    /// # Errors
+    /// On database errors or a corrupt body.
+    pub fn first_transactions(
+        &self,
+        number: u64,
+        max: usize,
+    ) -> Result<Option<Vec<Recovered<TxEnvelope>>>, StoreError> {
+        if number > self.head {
+            return Ok(None);
+        }
+        let table = self.txn.open_table(tables::BODIES)?;
+        table.get(number)?.map(|b| codec::decode_body_prefix(b.value(), max)).transpose()
+    }
+
     /// The receipts of block `number`.
     ///
     /// # Errors

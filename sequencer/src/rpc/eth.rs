@@ -34,6 +34,8 @@ use crate::{
 const MIN_SUGGESTED_TIP: u128 = 1_000_000;
 /// Blocks sampled for the suggested tip.
 const TIP_SAMPLE_BLOCKS: u64 = 20;
+/// Transactions sampled per block for the suggested tip (the first: the best-paying).
+const TIP_SAMPLE_TXS: usize = 100;
 /// Most blocks one `eth_feeHistory` call covers.
 const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// The most reward percentiles `eth_feeHistory` accepts (geth's limit).
@@ -48,6 +50,9 @@ pub(crate) struct EthRpc {
     filters: Arc<Filters>,
     /// Permits for the methods whose cost a caller controls ([`Self::expensive`]).
     expensive: Arc<tokio::sync::Semaphore>,
+    /// The suggested tip and the head block (hash) it was computed at: wallets ask for it
+    /// before every transaction, and it only changes with the head.
+    tip: Arc<parking_lot::Mutex<Option<(B256, u128)>>>,
 }
 
 /// A state to run against, and the block environment of that state's block.
@@ -59,7 +64,12 @@ struct CallContext {
 impl EthRpc {
     pub(crate) fn new(node: Arc<Node>, filters: Arc<Filters>) -> Self {
         let permits = node.config.rpc.max_concurrent_calls.max(1);
-        Self { node, filters, expensive: Arc::new(tokio::sync::Semaphore::new(permits)) }
+        Self {
+            node,
+            filters,
+            expensive: Arc::new(tokio::sync::Semaphore::new(permits)),
+            tip: Arc::default(),
+        }
     }
 
     /// Installs a filter reporting from the next block on.
@@ -178,15 +188,22 @@ impl EthRpc {
         self.node.spec.next_base_fee(&self.node.store.head().0)
     }
 
-    /// The suggested tip: a high percentile of recent tips, at least [`MIN_SUGGESTED_TIP`].
+    /// The suggested tip: a high percentile of recent tips, at least [`MIN_SUGGESTED_TIP`];
+    /// computed once per head.
     fn suggested_tip(&self) -> RpcResult<u128> {
         let blocks = self.node.store.blocks()?;
         let head = blocks.head();
+        let Some(head_hash) = blocks.hash(head)? else { return Err(RpcError::HeaderNotFound) };
+        if let Some((at, tip)) = *self.tip.lock()
+            && at == head_hash
+        {
+            return Ok(tip);
+        }
         let mut tips = Vec::new();
         for number in head.saturating_sub(TIP_SAMPLE_BLOCKS - 1)..=head {
             let Some(header) = blocks.header(number)? else { continue };
             let base_fee = header.base_fee_per_gas.unwrap_or(0);
-            for tx in blocks.transactions(number)?.unwrap_or_default().iter().take(100) {
+            for tx in blocks.first_transactions(number, TIP_SAMPLE_TXS)?.unwrap_or_default() {
                 if let Some(tip) = tx.effective_tip_per_gas(base_fee) {
                     tips.push(tip);
                 }
@@ -194,7 +211,9 @@ impl EthRpc {
         }
         tips.sort_unstable();
         let percentile = tips.get(tips.len() * 6 / 10).copied().unwrap_or(0);
-        Ok(percentile.max(MIN_SUGGESTED_TIP))
+        let tip = percentile.max(MIN_SUGGESTED_TIP);
+        *self.tip.lock() = Some((head_hash, tip));
+        Ok(tip)
     }
 
     /// The inclusive block range of a log query.
@@ -617,7 +636,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn new_pending_transaction_filter(&self) -> JsonRpcResult<U256> {
-        self.install_filter(FilterKind::PendingTransactions(Default::default()))
+        self.install_filter(FilterKind::PendingTransactions)
     }
 
     fn uninstall_filter(&self, id: U256) -> JsonRpcResult<bool> {
@@ -700,7 +719,7 @@ impl EthRpc {
                 }
                 FilterChanges::Hashes(hashes)
             }
-            FilterKind::PendingTransactions(hashes) => FilterChanges::Hashes(hashes.into()),
+            FilterKind::PendingTransactions => FilterChanges::Hashes(poll.pending),
             FilterKind::Logs(filter) => {
                 let logs = self.log_range(&filter).and_then(|(_, to)| {
                     let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));

@@ -16,7 +16,8 @@ pub(crate) const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
 /// Most filters installed at once (each holds memory until it expires).
 pub(crate) const MAX_FILTERS: usize = 10_000;
 
-/// Most pending transaction hashes buffered per filter between polls.
+/// Most recent pending transaction hashes kept for the pending-transaction filters, all of
+/// them together: a filter polled less often than this many arrivals misses the oldest.
 const MAX_PENDING_BUFFER: usize = 10_000;
 
 /// What a filter watches.
@@ -27,7 +28,7 @@ pub(crate) enum FilterKind {
     /// New block hashes.
     Blocks,
     /// New pending transaction hashes.
-    PendingTransactions(VecDeque<B256>),
+    PendingTransactions,
 }
 
 #[derive(Debug)]
@@ -35,6 +36,8 @@ struct Installed {
     kind: FilterKind,
     /// The next block number to report.
     next_block: u64,
+    /// The arrival number of the next pending transaction to report.
+    next_pending: u64,
     last_poll: Instant,
 }
 
@@ -48,15 +51,24 @@ pub(crate) struct Filters {
 struct FiltersInner {
     filters: HashMap<U256, Installed>,
     next_id: u64,
+    /// How many of `filters` watch pending transactions.
+    pending_filters: usize,
+    /// The most recent pending transaction hashes, shared by every pending filter (each keeps
+    /// only its position), so memory does not grow with the number of filters.
+    pending: VecDeque<B256>,
+    /// The arrival number of `pending[0]`.
+    first_pending: u64,
 }
 
 /// A filter's state taken for one poll.
 #[derive(Debug)]
 pub(crate) struct Poll {
-    /// What it watches (with the buffered hashes for a pending filter).
+    /// What it watches.
     pub(crate) kind: FilterKind,
     /// First block not yet reported.
     pub(crate) from_block: u64,
+    /// For a pending-transaction filter: the hashes that arrived since its last poll.
+    pub(crate) pending: Vec<B256>,
 }
 
 impl Filters {
@@ -76,31 +88,45 @@ impl Filters {
             )
             .0,
         ) >> 128;
-        inner.filters.insert(id, Installed { kind, next_block, last_poll: Instant::now() });
+        if matches!(kind, FilterKind::PendingTransactions) {
+            inner.pending_filters += 1;
+        }
+        let next_pending = inner.next_pending();
+        let installed = Installed { kind, next_block, next_pending, last_poll: Instant::now() };
+        inner.filters.insert(id, installed);
         Some(id)
     }
 
     /// Removes a filter; false if unknown.
     pub(crate) fn uninstall(&self, id: U256) -> bool {
-        self.inner.lock().filters.remove(&id).is_some()
+        let mut inner = self.inner.lock();
+        let Some(removed) = inner.filters.remove(&id) else { return false };
+        if matches!(removed.kind, FilterKind::PendingTransactions) {
+            inner.pending_filters -= 1;
+        }
+        true
     }
 
-    /// Takes a filter's changes window: returns its kind (draining buffered hashes) and the
-    /// first unreported block, and marks blocks up to `head` as reported.
+    /// Takes a filter's changes window: returns its kind, the first unreported block and the
+    /// pending transactions not yet reported, and marks blocks up to `head` and those
+    /// transactions as reported.
     pub(crate) fn poll(&self, id: U256, head: u64) -> Option<Poll> {
         let mut inner = self.inner.lock();
         inner.expire();
+        let (first_pending, next_pending) = (inner.first_pending, inner.next_pending());
         let installed = inner.filters.get_mut(&id)?;
         installed.last_poll = Instant::now();
         let from_block = installed.next_block;
         installed.next_block = installed.next_block.max(head + 1);
-        let kind = match &mut installed.kind {
-            FilterKind::PendingTransactions(buffer) => {
-                FilterKind::PendingTransactions(std::mem::take(buffer))
-            }
-            other => other.clone(),
+        let kind = installed.kind.clone();
+        let skip = installed.next_pending.saturating_sub(first_pending) as usize;
+        installed.next_pending = next_pending;
+        let pending = if matches!(kind, FilterKind::PendingTransactions) {
+            inner.pending.iter().skip(skip).copied().collect()
+        } else {
+            Vec::new()
         };
-        Some(Poll { kind, from_block })
+        Some(Poll { kind, from_block, pending })
     }
 
     /// Reports blocks from `from_block` on again at the next poll: the query of a poll that
@@ -123,26 +149,18 @@ impl Filters {
         })
     }
 
-    /// Buffers a new pending transaction for every pending-transaction filter.
+    /// Records a new pending transaction for the pending-transaction filters (nothing when
+    /// none is installed).
     pub(crate) fn on_pending(&self, hash: B256) {
         let mut inner = self.inner.lock();
-        for installed in inner.filters.values_mut() {
-            if let FilterKind::PendingTransactions(buffer) = &mut installed.kind {
-                if buffer.len() >= MAX_PENDING_BUFFER {
-                    buffer.pop_front();
-                }
-                buffer.push_back(hash);
-            }
+        if inner.pending_filters == 0 {
+            return;
         }
-    }
-
-    /// Whether any pending-transaction filter is installed.
-    pub(crate) fn wants_pending(&self) -> bool {
-        self.inner
-            .lock()
-            .filters
-            .values()
-            .any(|f| matches!(f.kind, FilterKind::PendingTransactions(_)))
+        if inner.pending.len() >= MAX_PENDING_BUFFER {
+            inner.pending.pop_front();
+            inner.first_pending += 1;
+        }
+        inner.pending.push_back(hash);
     }
 }
 
@@ -150,6 +168,20 @@ impl FiltersInner {
     fn expire(&mut self) {
         let now = Instant::now();
         self.filters.retain(|_, f| now.duration_since(f.last_poll) < FILTER_TIMEOUT);
+        self.pending_filters = self
+            .filters
+            .values()
+            .filter(|f| matches!(f.kind, FilterKind::PendingTransactions))
+            .count();
+        if self.pending_filters == 0 {
+            self.first_pending += self.pending.len() as u64;
+            self.pending.clear();
+        }
+    }
+
+    /// The arrival number the next pending transaction will get.
+    fn next_pending(&self) -> u64 {
+        self.first_pending + self.pending.len() as u64
     }
 }
 
@@ -181,17 +213,28 @@ mod tests {
     }
 
     #[test]
-    fn pending_filter_drains_its_buffer() {
+    fn pending_filters_report_each_arrival_once_from_one_shared_buffer() {
         let filters = Filters::default();
-        let id = filters.install(FilterKind::PendingTransactions(VecDeque::new()), 0).unwrap();
+        filters.on_pending(B256::repeat_byte(9)); // before any filter: kept by none
+        let first = filters.install(FilterKind::PendingTransactions, 0).unwrap();
         filters.on_pending(B256::repeat_byte(1));
-        let FilterKind::PendingTransactions(hashes) = filters.poll(id, 0).unwrap().kind else {
-            panic!("pending filter")
-        };
-        assert_eq!(hashes.len(), 1);
-        let FilterKind::PendingTransactions(hashes) = filters.poll(id, 0).unwrap().kind else {
-            panic!("pending filter")
-        };
-        assert!(hashes.is_empty());
+        let second = filters.install(FilterKind::PendingTransactions, 0).unwrap();
+        filters.on_pending(B256::repeat_byte(2));
+        assert_eq!(
+            filters.poll(first, 0).unwrap().pending,
+            [B256::repeat_byte(1), B256::repeat_byte(2)]
+        );
+        assert!(filters.poll(first, 0).unwrap().pending.is_empty());
+        assert_eq!(filters.poll(second, 0).unwrap().pending, [B256::repeat_byte(2)]);
+        // A filter polled too rarely misses the oldest, never more than the buffer holds.
+        for i in 0..MAX_PENDING_BUFFER + 5 {
+            filters.on_pending(B256::from(U256::from(i)));
+        }
+        let pending = filters.poll(first, 0).unwrap().pending;
+        assert_eq!(pending.len(), MAX_PENDING_BUFFER);
+        assert_eq!(pending[0], B256::from(U256::from(5)));
+        assert!(filters.uninstall(first) && filters.uninstall(second));
+        filters.on_pending(B256::repeat_byte(3));
+        assert_eq!(filters.inner.lock().pending.len(), MAX_PENDING_BUFFER, "nobody listens");
     }
 }

@@ -147,9 +147,7 @@ pub(crate) async fn feed_pending_filters(
         };
         match received {
             Ok(tx) => {
-                if filters.wants_pending() {
-                    filters.on_pending(tx.hash);
-                }
+                filters.on_pending(tx.hash);
             }
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,

@@ -55,8 +55,16 @@ pub(crate) fn encode_body(transactions: &[Recovered<TxEnvelope>]) -> Vec<u8> {
 
 /// Parses a stored body; senders come from the store, not from signature recovery.
 pub(crate) fn decode_body(bytes: &[u8]) -> Result<Vec<Recovered<TxEnvelope>>, StoreError> {
+    decode_body_prefix(bytes, usize::MAX)
+}
+
+/// The first `max` transactions of a stored body (all of them when it holds fewer).
+pub(crate) fn decode_body_prefix(
+    bytes: &[u8],
+    max: usize,
+) -> Result<Vec<Recovered<TxEnvelope>>, StoreError> {
     let mut rd = Cursor(bytes);
-    let count = rd.u32()? as usize;
+    let count = (rd.u32()? as usize).min(max);
     let mut txs = Vec::with_capacity(count.min(bytes.len() / 24));
     for _ in 0..count {
         let sender = Address::from_slice(rd.take(20)?);
