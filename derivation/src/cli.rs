@@ -145,6 +145,10 @@ pub(crate) enum Command {
         /// L1 blocks on top of a batch before it is applied (1: as soon as it is included).
         #[arg(long = "l1.confirmations", value_name = "BLOCKS", default_value_t = 1)]
         confirmations: u64,
+        /// L1 blocks on top of a batch before the replica reports its blocks as `finalized`
+        /// (the batcher's `--finality-depth`); every derived block is `safe`.
+        #[arg(long = "l1.finality-depth", value_name = "BLOCKS", default_value_t = 8)]
+        finality_depth: u64,
         /// Time between polls of L1 when following.
         #[arg(long = "poll-interval", value_name = "MILLISECONDS", default_value_t = 1_000)]
         poll_ms: u64,

@@ -37,6 +37,60 @@ pub enum DerivationError {
         /// Why.
         reason: String,
     },
+    /// The first batch a scan found does not continue the chain held so far: the batches in
+    /// between committed before the first L1 block scanned.
+    #[error(
+        "batch {batch} starts at L2 block {first_block}, but the chain derived so far ends at L2 block {head}: the batches in between precede --l1.from-block {from_block} (pass the Rollup contract's deployment block, or an earlier one)"
+    )]
+    BatchesPrecedeFromBlock {
+        /// The first L1 block scanned.
+        from_block: u64,
+        /// The batch found first.
+        batch: u64,
+        /// Its first L2 block.
+        first_block: u64,
+        /// The last L2 block held.
+        head: u64,
+    },
+    /// A frame landed where the batcher history read from L1 names no batcher (the contract
+    /// never announced one: it is not a `Rollup`).
+    #[error(
+        "no batcher is known at L1 block {l1_block}: the Rollup contract announced none from L1 block {from_block} on"
+    )]
+    UnknownBatcher {
+        /// The L1 block of the frame.
+        l1_block: u64,
+        /// Where the history was read from.
+        from_block: u64,
+    },
+    /// `verify` was asked to report from beyond the last block it would check.
+    #[error(
+        "nothing to verify from L2 block {from}: verification ends at L2 block {target} (the contract has committed L2 block {committed})"
+    )]
+    EmptyRange {
+        /// The first block asked about.
+        from: u64,
+        /// The last block verification would check.
+        target: u64,
+        /// The contract's latest block.
+        committed: u64,
+    },
+    /// `verify` read every batch log up to the L1 head and still fell short of its target.
+    #[error(
+        "verified up to L2 block {verified} only, short of L2 block {target}: the contract had committed L2 block {committed} at L1 block {l1_head}, but the batches logged in L1 blocks {from_block}..={l1_head} end at L2 block {verified}"
+    )]
+    Incomplete {
+        /// The last L2 block verified (or held by the store).
+        verified: u64,
+        /// The block verification had to reach.
+        target: u64,
+        /// The contract's latest block at `l1_head`.
+        committed: u64,
+        /// The first L1 block scanned.
+        from_block: u64,
+        /// The last L1 block scanned.
+        l1_head: u64,
+    },
     /// The posted chain differs from the re-executed one.
     #[error(transparent)]
     Diverged(Box<Divergence>),

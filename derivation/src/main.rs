@@ -141,13 +141,14 @@ async fn run(cli: Cli, rollup: alloy_primitives::Address) -> Result<ExitCode, De
                 Err(other) => Err(other),
             }
         }
-        Command::Sync { chain, datadir, follow, confirmations, poll_ms, exec } => {
+        Command::Sync { chain, datadir, follow, confirmations, finality_depth, poll_ms, exec } => {
             let genesis = chain.genesis().map_err(DerivationError::L1)?;
             let replayer =
                 open_replayer(&source, &genesis, StoreLocation::Datadir(&datadir), exec.into())
                     .await?;
             let options = SyncOptions {
                 confirmations: confirmations.max(1),
+                finality_depth,
                 follow,
                 poll: std::time::Duration::from_millis(poll_ms),
             };

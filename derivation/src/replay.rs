@@ -108,10 +108,19 @@ impl Replayer {
             }
             .into());
         }
+        // Block 0 is the genesis: no batch carries it (the contract refuses such a range, but
+        // the logs of whatever answers at its address are input like any other).
+        let Some(parent) = data_first.checked_sub(1) else {
+            return Err(Divergence::InvalidBlock {
+                block: data_first,
+                reason: "L2 block 0 is the genesis: no batch can carry it".into(),
+            }
+            .into());
+        };
         let head = self.store.head_number();
         let mut report = BatchReport {
             index: posted.index,
-            first: head.max(data_first - 1) + 1,
+            first: head.max(parent) + 1,
             last: data_last,
             ..Default::default()
         };
@@ -124,7 +133,7 @@ impl Replayer {
             }
             .into());
         }
-        let local_parent = self.store.blocks()?.hash(data_first - 1)?.unwrap_or_default();
+        let local_parent = self.store.blocks()?.hash(parent)?.unwrap_or_default();
         if batch.parent_hash != local_parent {
             return Err(Divergence::ParentHash {
                 block: data_first,
@@ -267,4 +276,72 @@ fn check_hash(
         receipts_root: header.map(|h| h.receipts_root).unwrap_or_default(),
         gas_used: header.map(|h| h.gas_used).unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use batcher::batch::EncodeOptions;
+    use sequencer::{
+        executor::SequentialExecutor,
+        genesis::Genesis,
+        store::{GenesisBlock, StoreConfig},
+    };
+
+    use super::*;
+    use crate::DerivationError;
+
+    fn replayer() -> Replayer {
+        let genesis = Genesis::dev();
+        let block = GenesisBlock::new(&genesis).unwrap();
+        let store = Store::in_memory(&block, StoreConfig::default()).unwrap();
+        Replayer::new(
+            ChainSpec::from_genesis(&genesis),
+            Arc::new(store),
+            Arc::new(SequentialExecutor::default()),
+        )
+    }
+
+    /// A batch the contract says carries `first..=last`, with `data`.
+    fn posted(first: u64, last: u64, data: Vec<u8>) -> PostedBatch {
+        PostedBatch {
+            index: 0,
+            first_block: first,
+            last_block: last,
+            state_root: B256::ZERO,
+            block_hash: B256::ZERO,
+            data_commitment: B256::ZERO,
+            l1_block: 1,
+            l1_block_hash: B256::ZERO,
+            l1_tx: B256::ZERO,
+            frame_count: 1,
+            frames: Vec::new(),
+            data,
+        }
+    }
+
+    #[test]
+    fn rejects_a_batch_that_carries_the_genesis() {
+        let replayer = replayer();
+        let batch = Batch {
+            parent_hash: B256::ZERO,
+            blocks: vec![BatchBlock {
+                number: 0,
+                timestamp: 1,
+                beneficiary: alloy_primitives::Address::ZERO,
+                extra_data: alloy_primitives::Bytes::new(),
+                transactions: Vec::new(),
+            }],
+        };
+        let data = batch.encode(&EncodeOptions::default()).unwrap();
+        match replayer.apply(&posted(0, 0, data)) {
+            Err(DerivationError::Diverged(divergence)) => {
+                assert!(
+                    matches!(*divergence, Divergence::InvalidBlock { block: 0, .. }),
+                    "{divergence}"
+                );
+            }
+            other => panic!("expected an invalid block 0, got {other:?}"),
+        }
+        assert_eq!(replayer.store().head_number(), 0);
+    }
 }

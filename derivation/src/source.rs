@@ -1,13 +1,20 @@
 //! L1 as the derivation tool sees it: the `Rollup` contract's batches, read in bounded log
 //! windows, each authenticated against the batcher the contract had registered when its frames
-//! landed (the `BatcherChanged` history), plus the contract's views.
+//! landed (the `BatcherChanged` history), plus the contract's views. A scan may start after the
+//! contract's deployment: the batcher then in office is read from the contract's `batcher()`
+//! view at the block before, since the constructor's `BatcherChanged` log is out of reach.
 //!
 //! The contract itself only accepts frames from its batcher, so an honest L1 never shows an
 //! unauthenticated batch; the check is defence in depth for a reader that trusts nothing but
 //! the logs. Unreadable or unauthenticated batches are returned as [`Divergence`]s: the tool
 //! reports them, warns, and never panics on them.
 
-use alloy::{eips::BlockNumberOrTag, providers::Provider, rpc::types::Filter, sol_types::SolEvent};
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    providers::Provider,
+    rpc::types::Filter,
+    sol_types::SolEvent,
+};
 use alloy_primitives::{Address, B256};
 use batcher::l1::{BatchReader, PostedBatch, Rollup};
 
@@ -23,7 +30,8 @@ pub type FoundBatch = Result<PostedBatch, Divergence>;
 #[derive(Debug, Clone)]
 pub struct L1Source {
     reader: BatchReader,
-    /// First L1 block to scan (the contract's deployment block, or 0).
+    /// First L1 block to scan (0, the contract's deployment block, or a later one: batches
+    /// committed before it are not seen).
     pub from_block: u64,
     /// L1 blocks per log request.
     pub window: u64,
@@ -118,61 +126,94 @@ impl L1Source {
         Ok(batch.l1Block)
     }
 
-    /// The batcher history: (L1 block, log index, new batcher), in order.
-    async fn batchers(&self, to: u64) -> DerivationResult<Vec<(u64, u64, Address)>> {
-        let mut out = Vec::new();
-        let mut from = self.from_block;
-        while from <= to {
-            let end = to.min(from + self.window - 1);
+    /// The last L2 block the contract had committed at the end of L1 block `l1_block`.
+    ///
+    /// # Errors
+    /// When L1 does not answer (or no longer holds the state of that block).
+    pub async fn committed_at(&self, l1_block: u64) -> DerivationResult<u64> {
+        self.contract().latestBlock().block(BlockId::number(l1_block)).call().await.map_err(l1)
+    }
+
+    /// The batcher history of L1 blocks `from..=to`: each `BatcherChanged` log, and the
+    /// batcher before the first one. When `from` is after the contract's deployment (the
+    /// constructor's `BatcherChanged` is not in the range), that batcher is the contract's
+    /// `batcher()` view at the end of block `from - 1`.
+    async fn batchers(&self, from: u64, to: u64) -> DerivationResult<BatcherHistory> {
+        let mut history = BatcherHistory::default();
+        let mut deployed_in_range = false;
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start.saturating_add(self.window.saturating_sub(1)));
             let filter = Filter::new()
                 .address(self.reader.rollup())
                 .event_signature(Rollup::BatcherChanged::SIGNATURE_HASH)
-                .from_block(from)
+                .from_block(start)
                 .to_block(end);
             for log in self.reader.provider().get_logs(&filter).await.map_err(l1)? {
                 let Ok(event) = Rollup::BatcherChanged::decode_log(&log.inner) else { continue };
-                out.push((
+                // The constructor announces the first batcher, from the zero address.
+                if history.changes.is_empty() && event.data.previousBatcher == Address::ZERO {
+                    deployed_in_range = true;
+                }
+                history.changes.push((
                     log.block_number.unwrap_or_default(),
                     log.log_index.unwrap_or_default(),
                     event.data.newBatcher,
                 ));
             }
-            from = end + 1;
+            start = end + 1;
         }
-        Ok(out)
+        if !deployed_in_range && from > 0 {
+            let before = from - 1;
+            let batcher = self
+                .contract()
+                .batcher()
+                .block(BlockId::number(before))
+                .call()
+                .await
+                .map_err(|e| {
+                    DerivationError::L1(format!(
+                        "reading the Rollup's batcher at L1 block {before} (the scan starts after its deployment; an earlier --l1.from-block, or an archive node, avoids this read): {e}"
+                    ))
+                })?;
+            history.initial = Some(batcher);
+        }
+        Ok(history)
     }
 
     /// Every batch that committed in L1 blocks `from..=to`, in order, each readable and
     /// authenticated or the reason it is not.
     ///
     /// # Errors
-    /// When L1 does not answer.
+    /// When L1 does not answer; [`DerivationError::UnknownBatcher`] when the contract's logs
+    /// name no batcher for a frame.
     pub async fn batches(&self, from: u64, to: u64) -> DerivationResult<Vec<FoundBatch>> {
-        let batchers = self.batchers(to).await?;
-        let batcher_at = |block: u64, log: u64| {
-            batchers
-                .iter()
-                .take_while(|(b, l, _)| (*b, *l) < (block, log))
-                .last()
-                .map(|(_, _, batcher)| *batcher)
-                .unwrap_or_default()
-        };
-        let mut out = Vec::new();
+        let mut read = Vec::new();
         let mut start = from.max(self.from_block);
         while start <= to {
-            let end = to.min(start + self.window - 1);
-            for found in self.reader.batches(start, end).await? {
-                out.push(match found {
-                    Ok(batch) => authenticate(batch, batcher_at),
-                    Err(batcher::BatcherError::Posted { batch, reason }) => {
-                        Err(Divergence::Unreadable { batch, reason })
-                    }
-                    Err(other) => return Err(other.into()),
-                });
-            }
+            let end = to.min(start.saturating_add(self.window.saturating_sub(1)));
+            read.extend(self.reader.batches(start, end).await?);
             start = end + 1;
         }
-        Ok(out)
+        // Frames of a multi-frame batch may have landed before the scan's first block.
+        let earliest = read
+            .iter()
+            .filter_map(|found| found.as_ref().ok())
+            .flat_map(|batch| batch.frames.iter().map(|frame| frame.l1_block))
+            .min();
+        let history = match earliest {
+            Some(earliest) => self.batchers(earliest.min(self.from_block), to).await?,
+            None => BatcherHistory::default(),
+        };
+        read.into_iter()
+            .map(|found| match found {
+                Ok(batch) => authenticate(batch, &history, self.from_block),
+                Err(batcher::BatcherError::Posted { batch, reason }) => {
+                    Ok(Err(Divergence::Unreadable { batch, reason }))
+                }
+                Err(other) => Err(other.into()),
+            })
+            .collect()
     }
 
     /// Batch `index`, read from the L1 block it committed in.
@@ -195,18 +236,68 @@ impl L1Source {
     }
 }
 
+/// Who the batcher was, over a range of L1 blocks.
+#[derive(Debug, Default)]
+struct BatcherHistory {
+    /// The batcher before the first change (`None`: unknown, the range starts at the
+    /// contract's deployment or at block 0).
+    initial: Option<Address>,
+    /// Each change: (L1 block, log index, new batcher), in order.
+    changes: Vec<(u64, u64, Address)>,
+}
+
+impl BatcherHistory {
+    /// The batcher registered just before log `log` of L1 block `block`.
+    fn at(&self, block: u64, log: u64) -> Option<Address> {
+        self.changes
+            .iter()
+            .take_while(|(b, l, _)| (*b, *l) < (block, log))
+            .last()
+            .map(|(_, _, batcher)| *batcher)
+            .or(self.initial)
+    }
+}
+
 /// Checks every frame of `batch` came from the batcher registered when it landed.
-fn authenticate(batch: PostedBatch, batcher_at: impl Fn(u64, u64) -> Address) -> FoundBatch {
+fn authenticate(
+    batch: PostedBatch,
+    history: &BatcherHistory,
+    from_block: u64,
+) -> DerivationResult<FoundBatch> {
     for frame in &batch.frames {
-        let batcher = batcher_at(frame.l1_block, frame.log_index);
+        let batcher = history
+            .at(frame.l1_block, frame.log_index)
+            .ok_or(DerivationError::UnknownBatcher { l1_block: frame.l1_block, from_block })?;
         if frame.sender != batcher {
-            return Err(Divergence::Unauthenticated {
+            return Ok(Err(Divergence::Unauthenticated {
                 batch: batch.index,
                 tx: frame.tx,
                 sender: frame.sender,
                 batcher,
-            });
+            }));
         }
     }
-    Ok(batch)
+    Ok(Ok(batch))
+}
+
+/// Checks that `batch`, the first one a scan from L1 block `from_block` found, continues the
+/// chain held so far (which ends at L2 block `head`): when it starts later, the batches in
+/// between committed before `from_block` and the scan cannot see them.
+///
+/// # Errors
+/// [`DerivationError::BatchesPrecedeFromBlock`].
+pub(crate) const fn check_first_batch(
+    batch: &PostedBatch,
+    head: u64,
+    from_block: u64,
+) -> DerivationResult<()> {
+    if batch.first_block > head.saturating_add(1) {
+        return Err(DerivationError::BatchesPrecedeFromBlock {
+            from_block,
+            batch: batch.index,
+            first_block: batch.first_block,
+            head,
+        });
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::{
     error::{DerivationError, DerivationResult},
     replay::{BatchReport, Replayer},
-    source::L1Source,
+    source::{L1Source, check_first_batch},
 };
 
 /// Which L2 blocks to check.
@@ -78,7 +78,10 @@ impl VerifySummary {
 ///
 /// # Errors
 /// [`DerivationError::Diverged`] at the first batch that differs from its re-execution (or
-/// cannot be read, decoded or authenticated); L1 and store errors.
+/// cannot be read, decoded or authenticated); [`DerivationError::EmptyRange`] when `range`
+/// starts beyond its end or the contract's latest block; [`DerivationError::Incomplete`] when
+/// the batches found on L1 stop short of the target; [`DerivationError::BatchesPrecedeFromBlock`]
+/// when the scan starts after batches the chain needs; L1 and store errors.
 pub async fn verify(
     source: &L1Source,
     replayer: &Replayer,
@@ -86,22 +89,32 @@ pub async fn verify(
     mut progress: impl FnMut(&VerifyProgress),
 ) -> DerivationResult<VerifySummary> {
     let started = Instant::now();
-    let (latest, _) = source.committed().await?;
-    let target = range.to.map_or(latest, |to| to.min(latest));
+    // The target and the logs scanned are read at the same L1 block, so a batch that commits
+    // meanwhile cannot put the target beyond what the logs hold.
     let l1_head = source.head().await?;
+    let latest = source.committed_at(l1_head).await?;
+    let target = range.to.map_or(latest, |to| to.min(latest));
+    if range.from > target {
+        return Err(DerivationError::EmptyRange { from: range.from, target, committed: latest });
+    }
     let mut summary = VerifySummary {
         first_block: range.from.max(1),
         last_block: replayer.store().head_number(),
         ..Default::default()
     };
     let mut next_l1 = source.from_block;
+    let mut first = true;
     while next_l1 <= l1_head && summary.last_block < target {
-        let end = l1_head.min(next_l1 + source.window - 1);
+        let end = l1_head.min(next_l1.saturating_add(source.window.saturating_sub(1)));
         let fetching = Instant::now();
         let found = source.batches(next_l1, end).await?;
         summary.fetch += fetching.elapsed();
         for batch in found {
             let batch = batch.map_err(DerivationError::from)?;
+            if first {
+                check_first_batch(&batch, replayer.store().head_number(), source.from_block)?;
+                first = false;
+            }
             if batch.last_block <= replayer.store().head_number() && batch.last_block < range.from {
                 continue; // held by the store already and not asked about
             }
@@ -119,6 +132,15 @@ pub async fn verify(
             }
         }
         next_l1 = end + 1;
+    }
+    if summary.last_block < target {
+        return Err(DerivationError::Incomplete {
+            verified: summary.last_block,
+            target,
+            committed: latest,
+            from_block: source.from_block,
+            l1_head,
+        });
     }
     summary.elapsed = started.elapsed();
     Ok(summary)

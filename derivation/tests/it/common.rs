@@ -1,13 +1,21 @@
 //! Helpers shared by the derivation tests.
 
+use std::path::Path;
+
 use alloy::primitives::{B256, Bytes, U256};
 use batcher::{
     batch::{Batch, EncodeOptions},
     l1::L1,
     test_utils::stack::{SENDER, Stack},
 };
+use derivation::{
+    StoreLocation, open_replayer,
+    source::L1Source,
+    sync::{SyncOptions, Syncer},
+};
 use sequencer::{
-    genesis::DEV_CHAIN_ID,
+    genesis::{DEV_CHAIN_ID, Genesis},
+    node::ExecMode,
     test_utils::{deploy_storage_contract, dev_signer, set_storage, sign},
 };
 
@@ -55,4 +63,15 @@ pub(crate) fn honest_data(stack: &Stack, first: u64, last: u64) -> (Vec<u8>, B25
     let data = Batch::from_blocks(&sealed).unwrap().encode(&EncodeOptions::default()).unwrap();
     let last = sealed.last().unwrap();
     (data, last.header.state_root, last.hash)
+}
+
+/// A syncer of the replica in `dir` scanning L1 from `from_block`, stepped by the test.
+pub(crate) async fn syncer(stack: &Stack, dir: &Path, from_block: u64) -> Syncer {
+    let mut source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+    source.from_block = from_block;
+    let replayer =
+        open_replayer(&source, &Genesis::dev(), StoreLocation::Datadir(dir), ExecMode::Parallel)
+            .await
+            .unwrap();
+    Syncer::new(source, replayer, dir.to_path_buf(), SyncOptions::default()).unwrap()
 }

@@ -13,7 +13,7 @@ use batcher::test_utils::stack::{SENDER, Stack, wait_for};
 use derivation::{
     StoreLocation, open_replayer,
     source::L1Source,
-    sync::{SyncOptions, Syncer},
+    sync::{SyncOptions, SyncState, Syncer},
 };
 use sequencer::{
     genesis::Genesis,
@@ -22,7 +22,7 @@ use sequencer::{
 };
 use tokio::sync::oneshot;
 
-use crate::common::mixed_traffic;
+use crate::common::{honest_data, mixed_traffic, post_batch, syncer};
 
 /// A syncer following L1 in the background.
 struct Following {
@@ -41,8 +41,12 @@ impl Following {
         )
         .await
         .unwrap();
-        let options =
-            SyncOptions { confirmations: 1, follow: true, poll: Duration::from_millis(100) };
+        let options = SyncOptions {
+            confirmations: 1,
+            finality_depth: 3,
+            follow: true,
+            poll: Duration::from_millis(100),
+        };
         let mut syncer = Syncer::new(source, replayer, dir.to_path_buf(), options).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -134,6 +138,22 @@ async fn the_replica_answers_like_the_sequencer_and_follows_l1() {
     wait_head(&replica, head).await;
     assert_same_answers(&sequencer, &replica, head).await;
 
+    // Every derived block is safe; they turn final once their batches are 3 L1 blocks deep.
+    let tag = |tag: BlockNumberOrTag| {
+        let replica = replica.clone();
+        async move { replica.get_block_by_number(tag).await.unwrap().map(|b| b.header.number) }
+    };
+    wait_for("the replica's blocks safe, not yet final", Duration::from_secs(30), || async {
+        tag(BlockNumberOrTag::Safe).await == Some(head)
+            && tag(BlockNumberOrTag::Finalized).await < Some(head)
+    })
+    .await;
+    stack.anvil.mine(3).await;
+    wait_for("the replica's blocks final", Duration::from_secs(30), || async {
+        tag(BlockNumberOrTag::Finalized).await == Some(head)
+    })
+    .await;
+
     // A replica takes no transactions.
     let error = replica.send_raw_transaction(&[0x02, 0xc0]).await.unwrap_err().to_string();
     assert!(error.contains("read-only replica"), "{error}");
@@ -181,4 +201,70 @@ async fn an_l1_reorg_is_undone_and_derived_again() {
     following.stop().await;
     node.stop().await;
     batcher.stop().await.unwrap();
+}
+
+/// Takes an anvil snapshot of L1 (`evm_snapshot`).
+async fn snapshot(l1: &RootProvider) -> serde_json::Value {
+    l1.raw_request("evm_snapshot".into(), ()).await.unwrap()
+}
+
+/// Drops every L1 block since `snapshot` (`evm_revert`).
+async fn revert(l1: &RootProvider, snapshot: serde_json::Value) {
+    let reverted: bool = l1.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    assert!(reverted, "anvil reverted to the snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_an_l1_reorg_moves_into_scanned_blocks_is_applied() {
+    let mut stack = Stack::start().await;
+    let l1 = stack.l1();
+    let dir = tempfile::tempdir().unwrap();
+    let mut syncer = syncer(&stack, dir.path(), 0).await;
+    let mut applied = 0;
+    for round in 0..2 {
+        let head = stack.send_transfers(4).await;
+        // The syncer scans empty L1 blocks; an L1 reorg then replaces them with a chain whose
+        // batch lands in one of them.
+        syncer.step().await.unwrap();
+        let before = snapshot(&l1).await;
+        stack.anvil.mine(5).await;
+        syncer.step().await.unwrap();
+        let scanned = l1.get_block_number().await.unwrap();
+        assert_eq!(SyncState::load(dir.path()).unwrap().next_l1_block, scanned + 1);
+        revert(&l1, before).await;
+        let (data, root, hash) = honest_data(&stack, applied + 1, head);
+        post_batch(&stack, applied + 1, head, root, hash, data).await;
+        if round == 1 {
+            // L1 grows past the block scanned last: it exists again, with another hash.
+            stack.anvil.mine(10).await;
+        }
+        let source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+        assert!(source.batch_l1_block(round).await.unwrap() <= scanned, "lands in a scanned block");
+        syncer.step().await.unwrap();
+        assert_eq!(syncer.store().head_number(), head, "round {round}: the batch is applied");
+        applied = head;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_whose_batches_the_store_lacks_scans_from_the_first_block() {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let head = stack.send_transfers(6).await;
+    stack.wait_committed(head, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+    let head = stack.committed().await;
+
+    let synced = tempfile::tempdir().unwrap();
+    let mut first = syncer(&stack, synced.path(), 0).await;
+    first.step().await.unwrap();
+    assert_eq!(first.store().head_number(), head);
+
+    // A fresh store next to the first one's state file: none of its batches are held.
+    let fresh = tempfile::tempdir().unwrap();
+    let file = "derivation-sync.json";
+    std::fs::copy(synced.path().join(file), fresh.path().join(file)).unwrap();
+    let mut second = syncer(&stack, fresh.path(), 0).await;
+    second.step().await.unwrap();
+    assert_eq!(second.store().head_number(), head);
 }

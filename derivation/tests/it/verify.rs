@@ -4,6 +4,7 @@
 
 use std::{process::Command, time::Duration};
 
+use alloy::providers::Provider;
 use alloy_primitives::B256;
 use batcher::test_utils::stack::Stack;
 use derivation::{
@@ -15,7 +16,7 @@ use derivation::{
 };
 use sequencer::{genesis::Genesis, node::ExecMode};
 
-use crate::common::{honest_data, mixed_traffic, post_batch};
+use crate::common::{honest_data, mixed_traffic, post_batch, syncer};
 
 fn derivation(stack: &Stack, args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_derivation"))
@@ -33,10 +34,35 @@ async fn verify_all(
     stack: &Stack,
     exec: ExecMode,
 ) -> Result<derivation::verify::VerifySummary, DerivationError> {
-    let source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+    verify_with(stack, exec, 0, VerifyRange::default()).await
+}
+
+/// Verifies `range` in a scratch store, scanning L1 from `from_block`.
+async fn verify_with(
+    stack: &Stack,
+    exec: ExecMode,
+    from_block: u64,
+    range: VerifyRange,
+) -> Result<derivation::verify::VerifySummary, DerivationError> {
+    let mut source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+    source.from_block = from_block;
     let replayer =
         open_replayer(&source, &Genesis::dev(), StoreLocation::Scratch, exec).await.unwrap();
-    verify(&source, &replayer, VerifyRange::default(), |_| {}).await
+    verify(&source, &replayer, range, |_| {}).await
+}
+
+/// A stack whose batcher committed at least two batches, in different L1 blocks, and
+/// stopped; returns the contract's latest block.
+async fn two_batches() -> (Stack, u64) {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let first = stack.send_transfers(5).await;
+    stack.wait_committed(first, Duration::from_secs(30)).await;
+    let second = stack.send_transfers(5).await;
+    stack.wait_committed(second, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+    let committed = stack.committed().await;
+    (stack, committed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,4 +199,89 @@ async fn corrupted_batch_data_is_reported_not_a_crash() {
     let (code, out) = derivation(&stack, &["inspect", "2"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("undecodable"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_from_after_the_deployment_still_knows_the_batcher() {
+    let (stack, committed) = two_batches().await;
+    let source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+    // Batch 0 lands after the deployment: the constructor's BatcherChanged is not scanned.
+    let from = source.batch_l1_block(0).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut syncer = syncer(&stack, dir.path(), from).await;
+    syncer.step().await.unwrap();
+    assert_eq!(syncer.store().head_number(), committed, "no batch is skipped");
+    let summary = verify_with(&stack, ExecMode::Parallel, from, VerifyRange::default())
+        .await
+        .expect("the batches authenticate against the batcher read at the block before");
+    assert_eq!(summary.last_block, committed);
+
+    let (code, out) =
+        derivation(&stack, &["--l1.from-block", &from.to_string(), "verify", "--dev"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every posted state root and block hash matches"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_before_the_first_l1_block_scanned_are_an_error_not_a_divergence() {
+    let (stack, _) = two_batches().await;
+    let source = L1Source::new(&stack.anvil.url(), stack.rollup).unwrap();
+    let from = source.batch_l1_block(1).await.unwrap();
+    let first_block = match source.batch(1).await.unwrap() {
+        Ok(batch) => batch.first_block,
+        Err(divergence) => panic!("batch 1 reads back: {divergence}"),
+    };
+    let expected = |result: Result<(), DerivationError>| match result {
+        Err(DerivationError::BatchesPrecedeFromBlock {
+            from_block,
+            batch,
+            first_block: at,
+            head,
+        }) => {
+            assert_eq!((from_block, batch, at, head), (from, 1, first_block, 0));
+        }
+        other => panic!("expected batches before --l1.from-block, got {other:?}"),
+    };
+
+    expected(verify_with(&stack, ExecMode::Parallel, from, VerifyRange::default()).await.map(drop));
+    let dir = tempfile::tempdir().unwrap();
+    let mut syncer = syncer(&stack, dir.path(), from).await;
+    expected(syncer.step().await);
+    assert_eq!(syncer.store().head_number(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_fails_unless_it_reaches_its_target() {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let head = stack.send_transfers(6).await;
+    stack.wait_committed(head, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+    let committed = stack.committed().await;
+
+    // Scanning from past every batch finds none: nothing was verified, which is no success.
+    let past = stack.l1().get_block_number().await.unwrap() + 1;
+    match verify_with(&stack, ExecMode::Parallel, past, VerifyRange::default()).await {
+        Err(DerivationError::Incomplete { verified, target, committed: at, .. }) => {
+            assert_eq!((verified, target, at), (0, committed, committed));
+        }
+        other => panic!("expected an incomplete verification, got {other:?}"),
+    }
+    let (code, out) =
+        derivation(&stack, &["--l1.from-block", &past.to_string(), "verify", "--dev"]);
+    assert_eq!(code, 1, "{out}");
+
+    // Reporting from beyond the last committed block (or beyond --to) is a usage error.
+    let beyond = VerifyRange { from: committed + 1, to: None };
+    match verify_with(&stack, ExecMode::Parallel, 0, beyond).await {
+        Err(DerivationError::EmptyRange { from, target, committed: at }) => {
+            assert_eq!((from, target, at), (committed + 1, committed, committed));
+        }
+        other => panic!("expected an empty range, got {other:?}"),
+    }
+    let (code, out) = derivation(&stack, &["verify", "--dev", "--from", "3", "--to", "2"]);
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = derivation(&stack, &["verify", "--dev", "--from", "2", "--to", "2"]);
+    assert_eq!(code, 0, "{out}");
 }

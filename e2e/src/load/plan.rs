@@ -39,8 +39,19 @@ pub enum Workload {
 const TRANSFER_GAS: u64 = 21_000;
 const TOKEN_GAS: u64 = 60_000;
 const COUNTER_GAS: u64 = 80_000;
-/// ETH each load account starts with.
-const ACCOUNT_FUNDS: u128 = 1_000_000_000_000_000_000; // 1 ETH
+/// The least ETH each load account starts with.
+const MIN_ACCOUNT_FUNDS: u128 = 1_000_000_000_000_000_000; // 1 ETH
+
+/// What each load account is funded with: enough for all its transactions at once at their
+/// gas limit × fee cap (a pool may hold them all together only if the balance covers them, as
+/// geth's and ours require), with a 10% margin, and at least [`MIN_ACCOUNT_FUNDS`].
+fn account_funds(config: &PlanConfig) -> U256 {
+    let per_account = config.txs.div_ceil(config.accounts.max(1)) as u128;
+    let most_gas = u128::from(TRANSFER_GAS.max(TOKEN_GAS).max(COUNTER_GAS));
+    let each = most_gas.saturating_mul(config.fees.max_fee).saturating_add(1);
+    let all = per_account.saturating_mul(each);
+    U256::from(all.saturating_add(all / 10).max(MIN_ACCOUNT_FUNDS))
+}
 
 /// Fees every transaction of the run offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,15 +172,9 @@ pub fn plan(config: &PlanConfig, funder: &PrivateKeySigner, funder_nonce: u64) -
             Some(address)
         }
     };
+    let funds = account_funds(config);
     for account in &accounts {
-        let fund = call(
-            config,
-            nonce,
-            TxKind::Call(*account),
-            TRANSFER_GAS,
-            Bytes::new(),
-            U256::from(ACCOUNT_FUNDS),
-        );
+        let fund = call(config, nonce, TxKind::Call(*account), TRANSFER_GAS, Bytes::new(), funds);
         setup.push(sign(funder, fund, usize::MAX));
         nonce += 1;
         if let (Workload::Erc20, Some(token)) = (config.workload, contract) {
