@@ -1111,3 +1111,26 @@ async fn a_replica_serves_blocks_its_writer_replaced_at_the_same_height() {
     assert!(served.is_ok(), "the replica serves the replacement block's state");
     replica.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_whose_answers_pass_the_response_limit_is_refused_whole() {
+    let node = TestNode::start_with(|config| config.rpc.max_response_bytes = 2_000).await;
+    let batch = |calls: usize| {
+        let calls: Vec<serde_json::Value> = (0..calls)
+            .map(|i| serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "web3_clientVersion", "params": []}))
+            .collect();
+        serde_json::to_string(&calls).unwrap()
+    };
+    let (status, body) = http_post(&node, batch(5).as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    let answers: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers.len(), 5);
+    assert_eq!(answers[4]["id"], 4);
+
+    let (_, body) = http_post(&node, batch(200).as_bytes()).await;
+    let refusal: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusal["error"]["code"], -32011, "{body}");
+    // The node goes on serving.
+    assert_eq!(node.provider().get_chain_id().await.unwrap(), DEV_CHAIN_ID);
+    node.handle.stop().await;
+}
