@@ -336,14 +336,22 @@ impl Node {
     ) -> Vec<Result<AddOutcome, PoolError>> {
         let mut arrived = Vec::new();
         let outcomes: Vec<_> = {
+            // The senders' accounts are read before the pool is locked (RPC readers and the
+            // producer wait on that lock), and read again under it only if a block was
+            // committed in between.
+            let senders = || checked.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.tx.signer());
+            let mut state = self.latest_state();
+            let mut accounts = SenderAccounts::read(&state, senders());
             let mut pool = self.pool.lock();
-            let state = self.latest_state();
+            if !Arc::ptr_eq(&state, &self.latest_state()) {
+                state = self.latest_state();
+                accounts = SenderAccounts::read(&state, senders());
+            }
             checked
                 .into_iter()
                 .map(|checked| {
                     let checked = checked?;
-                    let account =
-                        state.account(checked.tx.signer()).map_err(|_| PoolError::PoolFull)?;
+                    let account = accounts.get(&checked.tx.signer()).ok_or(PoolError::PoolFull)?;
                     let outcome = pool.add(checked, account)?;
                     arrived.extend(pool.get(&outcome.hash));
                     Ok(outcome)
@@ -491,16 +499,22 @@ impl RecoveryWorker {
         }
         let mut chains: Vec<executor::Chain<'_>> = Vec::new();
         let mut chained: Vec<Vec<usize>> = Vec::new();
-        // The plan and the pool's view of each sender's nonce change together, under this
-        // lock, when a block is committed.
+        // The plan and the pool's view of each sender's nonce change together, under the
+        // pool's lock, when a block is committed. The senders' accounts are read before it is
+        // taken, and again under it only if the plan changed in between.
+        let senders =
+            || calls.iter().filter_map(|&i| checked[i].as_ref().ok()).map(|c| c.tx.signer());
+        let mut next = self.next.read().clone();
+        let mut accounts = SenderAccounts::read(&next.parent_state, senders());
         let pool = node.pool.lock();
-        let next = self.next.read().clone();
+        if !Arc::ptr_eq(&next, &self.next.read()) {
+            next = self.next.read().clone();
+            accounts = SenderAccounts::read(&next.parent_state, senders());
+        }
         // A call the pool would refuse (known, stale nonce, unaffordable, underpriced
         // replacement) gets its refusal now instead of an EVM run; a copy of a call earlier in
         // the batch is not run twice. A sender whose account cannot be read is left to
         // admission, which reports that.
-        let mut accounts: std::collections::HashMap<Address, Option<crate::state::AccountInfo>> =
-            std::collections::HashMap::new();
         let mut seen = std::collections::HashSet::new();
         let mut by_sender: std::collections::HashMap<Address, Vec<usize>> =
             std::collections::HashMap::new();
@@ -510,13 +524,7 @@ impl RecoveryWorker {
                 continue;
             }
             let sender = tx.tx.signer();
-            let account = match accounts.get(&sender) {
-                Some(account) => *account,
-                None => match next.parent_state.account(sender) {
-                    Ok(account) => *accounts.entry(sender).or_insert(account),
-                    Err(_) => continue,
-                },
-            };
+            let Some(account) = accounts.get(&sender) else { continue };
             if let Err(refused) = pool.check_admissible(tx, &account.unwrap_or_default()) {
                 checked[i] = Err(refused);
                 continue;
@@ -568,6 +576,28 @@ impl RecoveryWorker {
                 }
             }
         }
+    }
+}
+
+/// The accounts of a batch's senders in one state, each read once; `None` for a sender whose
+/// account could not be read.
+struct SenderAccounts(
+    std::collections::HashMap<Address, Option<Option<crate::state::AccountInfo>>>,
+);
+
+impl SenderAccounts {
+    fn read(state: &StateView, senders: impl Iterator<Item = Address>) -> Self {
+        let mut accounts = std::collections::HashMap::new();
+        for sender in senders {
+            accounts.entry(sender).or_insert_with(|| state.account(sender).ok());
+        }
+        Self(accounts)
+    }
+
+    /// The sender's account (`Some(None)`: it has none yet), or `None` when it could not be
+    /// read.
+    fn get(&self, sender: &Address) -> Option<Option<crate::state::AccountInfo>> {
+        self.0.get(sender).copied().flatten()
     }
 }
 
