@@ -14,6 +14,7 @@ mod eth;
 mod filters;
 mod overrides;
 mod pubsub;
+mod txpool;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -138,10 +139,11 @@ pub(crate) async fn start(
     let merge = |module: &mut RpcModule<()>, methods: jsonrpsee::Methods| {
         module.merge(methods).map_err(|e| NodeError::Config(format!("rpc method clash: {e}")))
     };
-    use api::{EthApiServer, EthPubSubApiServer, NetApiServer, Web3ApiServer};
+    use api::{EthApiServer, EthPubSubApiServer, NetApiServer, TxpoolApiServer, Web3ApiServer};
     merge(&mut module, eth::EthRpc::new(node.clone(), filters.clone()).into_rpc().into())?;
     merge(&mut module, eth::NetRpc { chain_id: node.spec.chain_id }.into_rpc().into())?;
     merge(&mut module, eth::Web3Rpc.into_rpc().into())?;
+    merge(&mut module, txpool::TxpoolRpc { node: node.clone() }.into_rpc().into())?;
     merge(&mut module, pubsub::PubSub::new(node.clone()).into_rpc().into())?;
     let feeder = tokio::spawn(pubsub::feed_pending_filters(node.clone(), filters, stop));
     Ok((server.start(module), local, feeder))

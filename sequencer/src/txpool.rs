@@ -126,6 +126,17 @@ pub struct AddOutcome {
     pub evicted: Vec<B256>,
 }
 
+/// One sender's pooled transactions, for [`TxPool::content`].
+#[derive(Debug, Clone)]
+pub struct SenderContent {
+    /// The sender.
+    pub sender: Address,
+    /// Its executable transactions, in nonce order.
+    pub pending: Vec<Arc<PooledTx>>,
+    /// Its transactions behind a nonce gap, in nonce order.
+    pub queued: Vec<Arc<PooledTx>>,
+}
+
 /// A sender's next nonce and balance after a block, for [`TxPool::on_block`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderUpdate {
@@ -533,9 +544,23 @@ impl TxPool {
         out
     }
 
-    /// Every pooled transaction, grouped by sender (for `txpool_content`-like inspection).
+    /// Every pooled transaction, in no particular order.
     pub fn all(&self) -> impl Iterator<Item = &Arc<PooledTx>> {
         self.by_hash.values()
+    }
+
+    /// The pooled transactions of `sender` (or of every sender), each sender's split into
+    /// pending and queued, in nonce order (for `txpool_content`).
+    pub fn content(&self, sender: Option<&Address>) -> Vec<SenderContent> {
+        let describe = |(address, queue): (&Address, &SenderQueue)| {
+            let (pending, queued) =
+                queue.txs.values().cloned().partition(|tx| tx.nonce() < queue.pending_end);
+            SenderContent { sender: *address, pending, queued }
+        };
+        match sender {
+            Some(sender) => self.senders.get_key_value(sender).map(describe).into_iter().collect(),
+            None => self.senders.iter().map(describe).collect(),
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use alloy::{
         state::StateOverride,
     },
 };
+use std::collections::BTreeMap;
+
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use jsonrpsee::{
     core::{RpcResult, SubscriptionResult},
@@ -234,6 +236,55 @@ pub trait EthPubSubApi {
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
     async fn subscribe(&self, kind: SubscriptionKind, params: Option<Params>)
     -> SubscriptionResult;
+}
+
+/// How many transactions wait in the pool (`txpool_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TxpoolStatus {
+    /// Executable transactions.
+    pub pending: U64,
+    /// Transactions behind a nonce gap.
+    pub queued: U64,
+}
+
+/// Pooled transactions by sender and nonce (decimal, as geth writes it), pending and queued:
+/// `txpool_content` (`T` a transaction) and `txpool_inspect` (`T` a one-line summary).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(bound(serialize = "T: serde::Serialize", deserialize = "T: serde::de::DeserializeOwned"))]
+pub struct TxpoolContent<T> {
+    /// Executable transactions.
+    pub pending: BTreeMap<Address, BTreeMap<String, T>>,
+    /// Transactions behind a nonce gap.
+    pub queued: BTreeMap<Address, BTreeMap<String, T>>,
+}
+
+/// One sender's pooled transactions by nonce (`txpool_contentFrom`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TxpoolContentFrom {
+    /// Executable transactions.
+    pub pending: BTreeMap<String, Transaction>,
+    /// Transactions behind a nonce gap.
+    pub queued: BTreeMap<String, Transaction>,
+}
+
+/// The `txpool_` namespace, as geth serves it: what waits in the pool.
+#[rpc(server, client, namespace = "txpool")]
+pub trait TxpoolApi {
+    /// Counts of pending and queued transactions.
+    #[method(name = "status")]
+    fn status(&self) -> RpcResult<TxpoolStatus>;
+
+    /// Every pooled transaction (a large pool may exceed the response size limit).
+    #[method(name = "content")]
+    fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
+
+    /// One sender's pooled transactions.
+    #[method(name = "contentFrom")]
+    fn content_from(&self, sender: Address) -> RpcResult<TxpoolContentFrom>;
+
+    /// Every pooled transaction as one line: `to: value wei + gas gas × fee cap wei`.
+    #[method(name = "inspect")]
+    fn inspect(&self) -> RpcResult<TxpoolContent<String>>;
 }
 
 /// The `net_` namespace.

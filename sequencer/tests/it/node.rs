@@ -1134,3 +1134,47 @@ async fn a_batch_whose_answers_pass_the_response_limit_is_refused_whole() {
     assert_eq!(node.provider().get_chain_id().await.unwrap(), DEV_CHAIN_ID);
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn txpool_namespace_shows_pending_and_queued_as_geth_does() {
+    use alloy::consensus::Transaction as _;
+    let node = TestNode::start().await;
+    node.handle.set_max_block_bytes(Some(16)); // nothing fits: what arrives stays pooled
+    let provider = node.provider();
+    let signer = dev_signer(4);
+    let sender = signer.address();
+    let pending = sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)));
+    let queued = sign(&signer, transfer(DEV_CHAIN_ID, 2, RECIPIENT, U256::from(2)));
+    for tx in [&pending, &queued] {
+        let _ = provider.send_raw_transaction(&raw(tx)).await.unwrap();
+    }
+
+    let status: serde_json::Value = provider.raw_request("txpool_status".into(), ()).await.unwrap();
+    assert_eq!(status, serde_json::json!({"pending": "0x1", "queued": "0x1"}));
+    let content: serde_json::Value =
+        provider.raw_request("txpool_content".into(), ()).await.unwrap();
+    let key = format!("{sender:#x}");
+    let tx_hash = |tx: &serde_json::Value| tx["hash"].as_str().unwrap().to_string();
+    assert_eq!(tx_hash(&content["pending"][&key]["0"]), format!("{:#x}", pending.tx_hash()));
+    assert_eq!(tx_hash(&content["queued"][&key]["2"]), format!("{:#x}", queued.tx_hash()));
+    assert!(content["pending"][&key]["0"]["blockHash"].is_null());
+    let from: serde_json::Value =
+        provider.raw_request("txpool_contentFrom".into(), (sender,)).await.unwrap();
+    assert_eq!(from["pending"]["0"], content["pending"][&key]["0"]);
+    assert_eq!(from["queued"]["2"], content["queued"][&key]["2"]);
+    let nobody: serde_json::Value =
+        provider.raw_request("txpool_contentFrom".into(), (RECIPIENT,)).await.unwrap();
+    assert_eq!(nobody, serde_json::json!({"pending": {}, "queued": {}}));
+    let inspect: serde_json::Value =
+        provider.raw_request("txpool_inspect".into(), ()).await.unwrap();
+    assert_eq!(
+        inspect["pending"][&key]["0"],
+        format!(
+            "{}: 1 wei + {} gas × {} wei",
+            RECIPIENT.to_checksum(None),
+            pending.gas_limit(),
+            pending.max_fee_per_gas()
+        )
+    );
+    node.handle.stop().await;
+}
