@@ -353,7 +353,12 @@ impl Node {
                     let checked = checked?;
                     let account = accounts.get(&checked.tx.signer()).ok_or(PoolError::PoolFull)?;
                     let outcome = pool.add(checked, account)?;
-                    arrived.extend(pool.get(&outcome.hash));
+                    // Announced once executable, as geth announces them: now, or when a
+                    // later transaction fills the gap before it.
+                    if outcome.pending {
+                        arrived.extend(pool.get(&outcome.hash));
+                    }
+                    arrived.extend(outcome.promoted.iter().filter_map(|hash| pool.get(hash)));
                     Ok(outcome)
                 })
                 .collect()

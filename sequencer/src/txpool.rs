@@ -122,6 +122,9 @@ pub struct AddOutcome {
     pub replaced: Option<B256>,
     /// Whether it is executable now (no nonce gap before it).
     pub pending: bool,
+    /// The sender's queued transactions it made executable (it filled their gap), in nonce
+    /// order.
+    pub promoted: Vec<B256>,
     /// Transactions evicted to make room.
     pub evicted: Vec<B256>,
 }
@@ -358,12 +361,17 @@ impl TxPool {
         let queue = self.senders.entry(sender).or_default();
         let queued_before = queue.queued();
         queue.state_nonce = queue.state_nonce.max(next);
+        let pending_before = queue.pending_end.max(queue.state_nonce);
         queue.spent += pooled.cost;
         queue.txs.insert(nonce, pooled);
         queue.advance_pending();
         let pending = nonce < queue.pending_end;
+        let promoted = (pending_before..queue.pending_end)
+            .filter(|n| *n != nonce)
+            .filter_map(|n| queue.txs.get(&n).map(|tx| tx.hash))
+            .collect();
         self.queued = self.queued + queue.queued() - queued_before;
-        Ok(AddOutcome { hash: checked.hash, replaced, pending, evicted })
+        Ok(AddOutcome { hash: checked.hash, replaced, pending, evicted, promoted })
     }
 
     fn is_sufficient_bump(&self, old: &PooledTx, new: &TxEnvelope) -> bool {
@@ -621,7 +629,9 @@ mod tests {
         assert!(pool.add(signed(0, 0, 10, 1), rich()).unwrap().pending);
         assert!(!pool.add(signed(0, 2, 10, 1), rich()).unwrap().pending);
         assert_eq!(pool.counts(), (1, 1));
-        assert!(pool.add(signed(0, 1, 10, 1), rich()).unwrap().pending);
+        let filled = pool.add(signed(0, 1, 10, 1), rich()).unwrap();
+        assert!(filled.pending);
+        assert_eq!(filled.promoted, vec![signed(0, 2, 10, 1).hash], "the gap it filled");
         assert_eq!(pool.counts(), (3, 0));
         assert_eq!(pool.pending_nonce(&DEV_ACCOUNTS[0].0), Some(3));
     }

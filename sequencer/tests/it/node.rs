@@ -552,6 +552,22 @@ async fn websocket_subscriptions_push_heads_logs_and_pending() {
     }
     let log = tokio::time::timeout(within, logs.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(log["address"].as_str().unwrap().to_lowercase(), format!("{contract:#x}"));
+
+    // A transaction behind a nonce gap is announced once the gap fills, as geth does.
+    let provider = node.provider();
+    let signer = dev_signer(2);
+    let gapped = sign(&signer, transfer(DEV_CHAIN_ID, 1, RECIPIENT, U256::from(1)));
+    let filler = sign(&signer, transfer(DEV_CHAIN_ID, 0, RECIPIENT, U256::from(1)));
+    let _ = provider.send_raw_transaction(&raw(&gapped)).await.unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(300), pending.next()).await;
+    assert!(quiet.is_err(), "a queued transaction is not announced: {quiet:?}");
+    send_raw(&provider, &raw(&filler)).await;
+    let mut announced = Vec::new();
+    while announced.len() < 2 {
+        announced
+            .push(tokio::time::timeout(within, pending.next()).await.unwrap().unwrap().unwrap());
+    }
+    assert_eq!(announced, [*filler.tx_hash(), *gapped.tx_hash()]);
     node.handle.stop().await;
 }
 
