@@ -15,6 +15,8 @@ use alloy::{
     rpc::types::Filter,
     sol_types::SolEvent,
 };
+use std::sync::{Arc, Mutex, PoisonError};
+
 use alloy_primitives::{Address, B256};
 use batcher::l1::{BatchReader, PostedBatch, Rollup};
 
@@ -35,6 +37,9 @@ pub struct L1Source {
     pub from_block: u64,
     /// L1 blocks per log request.
     pub window: u64,
+    /// The batcher in office before a scan's first block, as read from the contract: (that
+    /// block, the batcher). Read once: a pruning L1 node soon forgets the state of old blocks.
+    batcher_before: Arc<Mutex<Option<(u64, Address)>>>,
 }
 
 fn l1(e: impl std::fmt::Display) -> DerivationError {
@@ -51,6 +56,7 @@ impl L1Source {
             reader: BatchReader::new(url, rollup)?,
             from_block: 0,
             window: DEFAULT_LOG_WINDOW,
+            batcher_before: Arc::default(),
         })
     }
 
@@ -165,6 +171,13 @@ impl L1Source {
         }
         if !deployed_in_range && from > 0 {
             let before = from - 1;
+            let cached = *self.batcher_before.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((block, batcher)) = cached
+                && block == before
+            {
+                history.initial = Some(batcher);
+                return Ok(history);
+            }
             let batcher = self
                 .contract()
                 .batcher()
@@ -177,6 +190,8 @@ impl L1Source {
                     ))
                 })?;
             history.initial = Some(batcher);
+            *self.batcher_before.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some((before, batcher));
         }
         Ok(history)
     }

@@ -813,7 +813,14 @@ async fn follow_writer(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         }
         let head = match node.store.refresh() {
             Ok(Some(head)) => head,
-            Ok(None) => continue,
+            // Nothing new, unless an earlier poll failed to announce the head it read.
+            Ok(None) => {
+                let head = node.store.head();
+                if announced.back() == Some(&(head.0.number, head.1)) {
+                    continue;
+                }
+                head.0.number
+            }
             Err(e) => {
                 tracing::warn!(target: "sequencer::replica", error = %e, "cannot read the datadir's head");
                 continue;

@@ -108,9 +108,12 @@ impl PooledTx {
     }
 }
 
-/// The most `tx` may cost its sender: gas limit × fee cap + value.
-fn max_cost(tx: &TxEnvelope) -> U256 {
-    U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value()
+/// The most `tx` may cost its sender: gas limit × fee cap + value; `None` past 2^256 (no
+/// balance covers it, and 256-bit arithmetic would wrap it to a small number).
+fn max_cost(tx: &TxEnvelope) -> Option<U256> {
+    U256::from(tx.gas_limit())
+        .checked_mul(U256::from(tx.max_fee_per_gas()))?
+        .checked_add(tx.value())
 }
 
 /// What [`TxPool::add`] did.
@@ -281,7 +284,7 @@ impl TxPool {
         // one it replaces would cost).
         let spent = queue.map_or(U256::ZERO, |q| q.spent)
             - existing.as_ref().map_or(U256::ZERO, |old| old.cost);
-        let want = spent.saturating_add(max_cost(tx));
+        let want = max_cost(tx).map_or(U256::MAX, |cost| spent.saturating_add(cost));
         if account.balance < want {
             return Err(PoolError::InsufficientFunds {
                 address: sender,
@@ -326,8 +329,14 @@ impl TxPool {
     ) -> Result<AddOutcome, PoolError> {
         self.expire_queued_every_interval();
         let account = account.unwrap_or_default();
-        let existing = self.check_admissible(&checked, &account)?;
         let sender = checked.tx.signer();
+        if self.senders.get(&sender).is_some_and(|q| q.state_nonce < account.nonce) {
+            // The account is newer than the pool's record of it: catch up first, so no pooled
+            // transaction is left below the sender's next nonce.
+            let (nonce, balance) = (account.nonce, account.balance);
+            self.on_block([SenderUpdate { sender, nonce, balance }]);
+        }
+        let existing = self.check_admissible(&checked, &account)?;
         let tx = checked.tx.inner();
         let nonce = tx.nonce();
         let next = self.next_nonce(&sender, &account);
@@ -348,7 +357,7 @@ impl TxPool {
             inference: checked.inference,
             seq: self.next_seq,
             arrived: Instant::now(),
-            cost: max_cost(checked.tx.inner()),
+            cost: max_cost(checked.tx.inner()).unwrap_or(U256::MAX),
             tx: checked.tx,
         });
         self.next_seq += 1;
@@ -366,10 +375,15 @@ impl TxPool {
         queue.txs.insert(nonce, pooled);
         queue.advance_pending();
         let pending = nonce < queue.pending_end;
-        let promoted = (pending_before..queue.pending_end)
-            .filter(|n| *n != nonce)
-            .filter_map(|n| queue.txs.get(&n).map(|tx| tx.hash))
-            .collect();
+        // A replacement takes its predecessor's place and fills no gap.
+        let promoted = if replaced.is_some() {
+            Vec::new()
+        } else {
+            (pending_before..queue.pending_end)
+                .filter(|n| *n != nonce)
+                .filter_map(|n| queue.txs.get(&n).map(|tx| tx.hash))
+                .collect()
+        };
         self.queued = self.queued + queue.queued() - queued_before;
         Ok(AddOutcome { hash: checked.hash, replaced, pending, evicted, promoted })
     }
@@ -657,9 +671,11 @@ mod tests {
         let mut pool = TxPool::new(PoolConfig::default());
         let first = pool.add(signed(0, 0, 100, 10), rich()).unwrap().hash;
         assert_eq!(pool.add(signed(0, 0, 109, 11), rich()), Err(PoolError::ReplacementUnderpriced));
+        pool.add(signed(0, 1, 100, 10), rich()).unwrap();
         let outcome = pool.add(signed(0, 0, 110, 11), rich()).unwrap();
         assert_eq!(outcome.replaced, Some(first));
-        assert_eq!(pool.len(), 1);
+        assert!(outcome.promoted.is_empty(), "nonce 1 was executable already");
+        assert_eq!(pool.len(), 2);
     }
 
     #[test]
@@ -737,13 +753,38 @@ mod tests {
                 want: U256::from(630_000),
             })
         );
+        // A value whose cost passes 2^256 is no way around it.
+        let mut huge = TxEip1559 {
+            chain_id: 1,
+            nonce: 2,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::ZERO),
+            value: U256::MAX - U256::from(21_000 * 10 - 1),
+            ..Default::default()
+        };
+        let signer: PrivateKeySigner = DEV_ACCOUNTS[0].1.parse().unwrap();
+        let sig = signer.sign_transaction_sync(&mut huge).unwrap();
+        let env = TxEnvelope::from(huge.into_signed(sig));
+        let wrapping = CheckedTx {
+            hash: *env.tx_hash(),
+            size: 110,
+            tx: Recovered::new_unchecked(env, signer.address()),
+            inference: None,
+        };
+        assert!(matches!(
+            pool.add(wrapping, funds_for(3, 10)),
+            Err(PoolError::InsufficientFunds { want: U256::MAX, .. })
+        ));
         // A replacement frees what the replaced one would have cost.
         assert!(matches!(
             pool.add(signed(0, 1, 20, 2), funds_for(2, 10)),
             Err(PoolError::InsufficientFunds { .. })
         ));
-        pool.add(signed(0, 1, 11, 2), Some(AccountInfo::with_balance(U256::from(441_000))))
-            .unwrap();
+        let replacement =
+            pool.add(signed(0, 1, 11, 2), Some(AccountInfo::with_balance(U256::from(441_000))));
+        assert!(replacement.unwrap().promoted.is_empty(), "a replacement fills no gap");
         assert_eq!(pool.counts(), (2, 0));
     }
 
@@ -823,7 +864,13 @@ mod tests {
             match next(10) {
                 0..=5 => {
                     let nonce = nonces[key] + next(6);
-                    let _ = pool.add(signed(key, nonce, 10 + u128::from(next(50)), 1), rich());
+                    // Now and then the account read is newer than the pool's record.
+                    if next(8) == 0 {
+                        nonces[key] += 1;
+                    }
+                    let account = AccountInfo { nonce: nonces[key], ..rich().unwrap() };
+                    let _ =
+                        pool.add(signed(key, nonce, 10 + u128::from(next(50)), 1), Some(account));
                 }
                 6 | 7 => {
                     let hashes: Vec<B256> = pool.all().map(|tx| tx.hash).collect();
