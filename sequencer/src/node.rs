@@ -98,6 +98,12 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// The beneficiary of the blocks this node seals: `fee_recipient`, else the genesis
+    /// coinbase.
+    pub fn beneficiary(&self) -> Address {
+        self.fee_recipient.unwrap_or(self.genesis.coinbase)
+    }
+
     /// A `--dev` node with the defaults of the binary, storing in `datadir`.
     pub fn dev(datadir: PathBuf) -> Self {
         Self {
@@ -211,7 +217,7 @@ impl NextBlock {
         let attributes = BlockAttributes {
             number: head.0.number + 1,
             timestamp: now.max(head.0.timestamp + 1),
-            beneficiary: config.fee_recipient.unwrap_or(config.genesis.coinbase),
+            beneficiary: config.beneficiary(),
             extra_data: config.extra_data.clone(),
         };
         let pending = PendingHeader::child_of(spec, &head.0, head.1, attributes.clone());
@@ -328,25 +334,17 @@ impl Node {
         answer.await.unwrap_or(Err(PoolError::PoolFull))
     }
 
-    /// Admits checked transactions into the pool against the latest state, in order, under
-    /// one lock; then announces them.
+    /// Admits checked transactions into the pool against the latest state (their senders'
+    /// `accounts`, read beforehand), in order, under one lock; then announces them.
     fn admit_batch(
         &self,
         checked: Vec<Result<CheckedTx, PoolError>>,
+        mut accounts: SenderAccounts,
     ) -> Vec<Result<AddOutcome, PoolError>> {
         let mut arrived = Vec::new();
         let outcomes: Vec<_> = {
-            // The senders' accounts are read before the pool is locked (RPC readers and the
-            // producer wait on that lock), and read again under it only if a block was
-            // committed in between.
-            let senders = || checked.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.tx.signer());
-            let mut state = self.latest_state();
-            let mut accounts = SenderAccounts::read(&state, senders());
             let mut pool = self.pool.lock();
-            if !Arc::ptr_eq(&state, &self.latest_state()) {
-                state = self.latest_state();
-                accounts = SenderAccounts::read(&state, senders());
-            }
+            accounts.update(&self.latest_state(), &checked);
             checked
                 .into_iter()
                 .map(|checked| {
@@ -480,8 +478,9 @@ impl RecoveryWorker {
                 .map(|(raw, _)| crate::txpool::check_raw(raw, &self.rules))
                 .collect();
             let Some(node) = self.node.upgrade() else { return };
-            self.infer(&node, &mut checked);
-            let outcomes = node.admit_batch(checked);
+            let mut accounts = SenderAccounts::read(node.latest_state(), &checked);
+            self.infer(&node, &mut checked, &mut accounts);
+            let outcomes = node.admit_batch(checked, accounts);
             drop(node);
             for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                 let _ = reply.send(outcome);
@@ -493,7 +492,12 @@ impl RecoveryWorker {
     /// sender's calls run in nonce order on top of the pre-executions of its pooled
     /// transactions just below them, so that a block holding several of a sender's
     /// transactions can reuse every one of their results.
-    fn infer(&self, node: &Node, checked: &mut [Result<CheckedTx, PoolError>]) {
+    fn infer(
+        &self,
+        node: &Node,
+        checked: &mut [Result<CheckedTx, PoolError>],
+        accounts: &mut SenderAccounts,
+    ) {
         let calls: Vec<usize> = (0..checked.len())
             .filter(|&i| {
                 checked[i].as_ref().is_ok_and(|tx| executor::worth_inferring(tx.tx.inner()))
@@ -505,17 +509,10 @@ impl RecoveryWorker {
         let mut chains: Vec<executor::Chain<'_>> = Vec::new();
         let mut chained: Vec<Vec<usize>> = Vec::new();
         // The plan and the pool's view of each sender's nonce change together, under the
-        // pool's lock, when a block is committed. The senders' accounts are read before it is
-        // taken, and again under it only if the plan changed in between.
-        let senders =
-            || calls.iter().filter_map(|&i| checked[i].as_ref().ok()).map(|c| c.tx.signer());
-        let mut next = self.next.read().clone();
-        let mut accounts = SenderAccounts::read(&next.parent_state, senders());
+        // pool's lock, when a block is committed.
         let pool = node.pool.lock();
-        if !Arc::ptr_eq(&next, &self.next.read()) {
-            next = self.next.read().clone();
-            accounts = SenderAccounts::read(&next.parent_state, senders());
-        }
+        let next = self.next.read().clone();
+        accounts.update(&next.parent_state, checked);
         // A call the pool would refuse (known, stale nonce, unaffordable, underpriced
         // replacement) gets its refusal now instead of an EVM run; a copy of a call earlier in
         // the batch is not run twice. A sender whose account cannot be read is left to
@@ -584,25 +581,38 @@ impl RecoveryWorker {
     }
 }
 
-/// The accounts of a batch's senders in one state, each read once; `None` for a sender whose
-/// account could not be read.
-struct SenderAccounts(
-    std::collections::HashMap<Address, Option<Option<crate::state::AccountInfo>>>,
-);
+/// The accounts of a batch's senders, each read once, and the state they were read from.
+/// They are read before the pool is locked (RPC readers and the producer wait on that lock)
+/// and serve both the pre-check and admission; under the lock, [`Self::update`] reads them
+/// again only if a block was committed in between.
+struct SenderAccounts {
+    state: Arc<StateView>,
+    /// `None` for a sender whose account could not be read.
+    accounts: std::collections::HashMap<Address, Option<Option<crate::state::AccountInfo>>>,
+}
 
 impl SenderAccounts {
-    fn read(state: &StateView, senders: impl Iterator<Item = Address>) -> Self {
+    /// The accounts of the senders of `checked` in `state`.
+    fn read(state: Arc<StateView>, checked: &[Result<CheckedTx, PoolError>]) -> Self {
         let mut accounts = std::collections::HashMap::new();
-        for sender in senders {
+        for sender in checked.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.tx.signer()) {
             accounts.entry(sender).or_insert_with(|| state.account(sender).ok());
         }
-        Self(accounts)
+        Self { state, accounts }
+    }
+
+    /// Makes these the accounts in `state` (the current plan's, read under the pool lock):
+    /// reads them again when they were read from another.
+    fn update(&mut self, state: &Arc<StateView>, checked: &[Result<CheckedTx, PoolError>]) {
+        if !Arc::ptr_eq(&self.state, state) {
+            *self = Self::read(state.clone(), checked);
+        }
     }
 
     /// The sender's account (`Some(None)`: it has none yet), or `None` when it could not be
     /// read.
     fn get(&self, sender: &Address) -> Option<Option<crate::state::AccountInfo>> {
-        self.0.get(sender).copied().flatten()
+        self.accounts.get(sender).copied().flatten()
     }
 }
 

@@ -719,11 +719,7 @@ impl BlockReader {
         &self,
         number: u64,
     ) -> Result<Option<Vec<Recovered<TxEnvelope>>>, StoreError> {
-        if number > self.head {
-            return Ok(None);
-        }
-        let table = self.txn.open_table(tables::BODIES)?;
-        table.get(number)?.map(|b| codec::decode_body(b.value())).transpose()
+        self.first_transactions(number, usize::MAX)
     }
 
     /// The first `max` transactions of block `number` (decoding no more than those).

@@ -599,6 +599,10 @@ mod tests {
     use crate::genesis::DEV_ACCOUNTS;
 
     fn signed(key: usize, nonce: u64, max_fee: u128, tip: u128) -> CheckedTx {
+        signed_with(key, nonce, max_fee, tip, U256::ZERO)
+    }
+
+    fn signed_with(key: usize, nonce: u64, max_fee: u128, tip: u128, value: U256) -> CheckedTx {
         let signer: PrivateKeySigner = DEV_ACCOUNTS[key].1.parse().unwrap();
         let mut tx = TxEip1559 {
             chain_id: 1,
@@ -607,6 +611,7 @@ mod tests {
             max_fee_per_gas: max_fee,
             max_priority_fee_per_gas: tip,
             to: TxKind::Call(Address::ZERO),
+            value,
             ..Default::default()
         };
         let sig = signer.sign_transaction_sync(&mut tx).unwrap();
@@ -754,25 +759,7 @@ mod tests {
             })
         );
         // A value whose cost passes 2^256 is no way around it.
-        let mut huge = TxEip1559 {
-            chain_id: 1,
-            nonce: 2,
-            gas_limit: 21_000,
-            max_fee_per_gas: 10,
-            max_priority_fee_per_gas: 1,
-            to: TxKind::Call(Address::ZERO),
-            value: U256::MAX - U256::from(21_000 * 10 - 1),
-            ..Default::default()
-        };
-        let signer: PrivateKeySigner = DEV_ACCOUNTS[0].1.parse().unwrap();
-        let sig = signer.sign_transaction_sync(&mut huge).unwrap();
-        let env = TxEnvelope::from(huge.into_signed(sig));
-        let wrapping = CheckedTx {
-            hash: *env.tx_hash(),
-            size: 110,
-            tx: Recovered::new_unchecked(env, signer.address()),
-            inference: None,
-        };
+        let wrapping = signed_with(0, 2, 10, 1, U256::MAX - U256::from(21_000 * 10 - 1));
         assert!(matches!(
             pool.add(wrapping, funds_for(3, 10)),
             Err(PoolError::InsufficientFunds { want: U256::MAX, .. })

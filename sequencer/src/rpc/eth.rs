@@ -447,8 +447,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn coinbase(&self) -> JsonRpcResult<Address> {
-        let config = &self.node.config;
-        Ok(config.fee_recipient.unwrap_or(config.genesis.coinbase))
+        Ok(self.node.config.beneficiary())
     }
 
     fn get_balance(&self, address: Address, block: Option<BlockId>) -> JsonRpcResult<U256> {
