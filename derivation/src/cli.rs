@@ -126,7 +126,8 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = ExecArg::Parallel)]
         exec: ExecArg,
         /// Keep the re-executed chain in this datadir (resumed on the next run) instead of in
-        /// memory.
+        /// memory. Blocks it already holds are checked against the posted batches (their data
+        /// and the hash of each batch's last block), not re-executed.
         #[arg(long, value_name = "DIR")]
         datadir: Option<PathBuf>,
     },

@@ -115,6 +115,12 @@ async fn run(cli: Cli, rollup: alloy_primitives::Address) -> Result<ExitCode, De
                             summary.first_block, summary.last_block, summary.batches
                         );
                     }
+                    if summary.held > 0 {
+                        println!(
+                            "{} of them held by the datadir already: checked against its blocks, not re-executed",
+                            summary.held
+                        );
+                    }
                     println!(
                         "re-executed {} blocks, {} transactions, {:.1} Mgas in {:.2} s: {:.0} blocks/s, {:.0} tx/s (recovery {:.2} s, building {:.2} s, L1 reads {:.2} s)",
                         summary.blocks,

@@ -285,3 +285,32 @@ async fn verify_fails_unless_it_reaches_its_target() {
     let (code, out) = derivation(&stack, &["verify", "--dev", "--from", "2", "--to", "2"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_datadir_is_checked_against_the_posted_chain_not_trusted() {
+    let (ours, committed) = two_batches().await;
+    let dir = tempfile::tempdir().unwrap();
+    let datadir = dir.path().to_str().unwrap();
+
+    // The first run re-executes into the datadir; the second finds every block held and
+    // checks each batch against it instead of passing without reading anything.
+    let (code, out) = derivation(&ours, &["verify", "--dev", "--datadir", datadir]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("held by the datadir"), "{out}");
+    let (code, out) = derivation(&ours, &["verify", "--dev", "--datadir", datadir]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("verified L2 blocks 1..={committed}")), "{out}");
+    assert!(out.contains("held by the datadir already"), "{out}");
+
+    // Another chain from the same genesis (its own L1 and sequencer, blocks sealed at other
+    // times): the datadir of ours holds its block numbers with other hashes.
+    let mut theirs = Stack::start().await;
+    let batcher = theirs.spawn_batcher();
+    let head = theirs.send_transfers(2).await;
+    theirs.wait_committed(head, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+    assert!(theirs.committed().await <= committed, "the datadir holds all of their blocks");
+    let (code, out) = derivation(&theirs, &["verify", "--dev", "--datadir", datadir]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("VERIFICATION FAILED"), "{out}");
+}
