@@ -40,6 +40,17 @@ pub struct L1Source {
     /// The batcher in office before a scan's first block, as read from the contract: (that
     /// block, the batcher). Read once: a pruning L1 node soon forgets the state of old blocks.
     batcher_before: Arc<Mutex<Option<(u64, Address)>>>,
+    /// The batcher history read by the last scan, extended by the next ones.
+    known_batchers: Arc<Mutex<Option<KnownBatchers>>>,
+}
+
+/// A batcher history read for L1 blocks `from..=to`, when block `to` had hash `to_hash`.
+#[derive(Debug, Clone)]
+struct KnownBatchers {
+    from: u64,
+    to: u64,
+    to_hash: B256,
+    history: BatcherHistory,
 }
 
 fn l1(e: impl std::fmt::Display) -> DerivationError {
@@ -57,6 +68,7 @@ impl L1Source {
             from_block: 0,
             window: DEFAULT_LOG_WINDOW,
             batcher_before: Arc::default(),
+            known_batchers: Arc::default(),
         })
     }
 
@@ -144,8 +156,57 @@ impl L1Source {
     /// batcher before the first one. When `from` is after the contract's deployment (the
     /// constructor's `BatcherChanged` is not in the range), that batcher is the contract's
     /// `batcher()` view at the end of block `from - 1`.
+    ///
+    /// The history read is kept and extended by later calls with the same `from` (a sync that
+    /// follows L1 asks for `from..=head` at every batch), so each L1 block's logs are read
+    /// once, not once per batch after it. It is trusted only while the last block it covers is
+    /// still canonical (checked by hash at each call, which vouches for every block before it);
+    /// after an L1 reorg it is read again from `from`.
     async fn batchers(&self, from: u64, to: u64) -> DerivationResult<BatcherHistory> {
+        let known = self
+            .known_batchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .filter(|known| known.from == from);
+        if let Some(mut known) = known
+            && self.block_hash(known.to).await? == Some(known.to_hash)
+        {
+            if to <= known.to {
+                // Changes after `to` precede no frame of the range: `at` ignores them.
+                return Ok(known.history);
+            }
+            // The range's last block is read before its logs: if a reorg replaces it in
+            // between, the hash kept is the replaced one and the next call reads again.
+            if let Some(to_hash) = self.block_hash(to).await? {
+                self.read_batcher_changes(known.to + 1, to, &mut known.history).await?;
+                (known.to, known.to_hash) = (to, to_hash);
+                *self.known_batchers.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(known.clone());
+                return Ok(known.history);
+            }
+        }
+        let to_hash = self.block_hash(to).await?;
         let mut history = BatcherHistory::default();
+        let deployed_in_range = self.read_batcher_changes(from, to, &mut history).await?;
+        if !deployed_in_range && from > 0 {
+            history.initial = Some(self.batcher_before(from).await?);
+        }
+        if let Some(to_hash) = to_hash {
+            *self.known_batchers.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(KnownBatchers { from, to, to_hash, history: history.clone() });
+        }
+        Ok(history)
+    }
+
+    /// Appends the `BatcherChanged` logs of L1 blocks `from..=to` to `history`; returns whether
+    /// the constructor's (the first batcher, from the zero address) came first among them.
+    async fn read_batcher_changes(
+        &self,
+        from: u64,
+        to: u64,
+        history: &mut BatcherHistory,
+    ) -> DerivationResult<bool> {
         let mut deployed_in_range = false;
         let mut start = from;
         while start <= to {
@@ -169,31 +230,33 @@ impl L1Source {
             }
             start = end + 1;
         }
-        if !deployed_in_range && from > 0 {
-            let before = from - 1;
-            let cached = *self.batcher_before.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((block, batcher)) = cached
-                && block == before
-            {
-                history.initial = Some(batcher);
-                return Ok(history);
-            }
-            let batcher = self
-                .contract()
-                .batcher()
-                .block(BlockId::number(before))
-                .call()
-                .await
-                .map_err(|e| {
-                    DerivationError::L1(format!(
-                        "reading the Rollup's batcher at L1 block {before} (the scan starts after its deployment; an earlier --l1.from-block, or an archive node, avoids this read): {e}"
-                    ))
-                })?;
-            history.initial = Some(batcher);
-            *self.batcher_before.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some((before, batcher));
+        Ok(deployed_in_range)
+    }
+
+    /// The batcher in office at the end of L1 block `from - 1` (`from > 0`), read from the
+    /// contract once per `from`.
+    async fn batcher_before(&self, from: u64) -> DerivationResult<Address> {
+        let before = from - 1;
+        let cached = *self.batcher_before.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((block, batcher)) = cached
+            && block == before
+        {
+            return Ok(batcher);
         }
-        Ok(history)
+        let batcher = self
+            .contract()
+            .batcher()
+            .block(BlockId::number(before))
+            .call()
+            .await
+            .map_err(|e| {
+                DerivationError::L1(format!(
+                    "reading the Rollup's batcher at L1 block {before} (the scan starts after its deployment; an earlier --l1.from-block, or an archive node, avoids this read): {e}"
+                ))
+            })?;
+        *self.batcher_before.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((before, batcher));
+        Ok(batcher)
     }
 
     /// Every batch that committed in L1 blocks `from..=to`, in order, each readable and
@@ -252,7 +315,7 @@ impl L1Source {
 }
 
 /// Who the batcher was, over a range of L1 blocks.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct BatcherHistory {
     /// The batcher before the first change (`None`: unknown, the range starts at the
     /// contract's deployment or at block 0).

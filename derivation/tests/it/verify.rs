@@ -314,3 +314,48 @@ async fn a_datadir_is_checked_against_the_posted_chain_not_trusted() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("VERIFICATION FAILED"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_authenticates_a_rotated_batcher_it_learns_of_between_steps() {
+    use alloy::{network::EthereumWallet, providers::ProviderBuilder};
+    use batcher::{l1::Rollup, test_utils::stack::OWNER};
+    use sequencer::test_utils::dev_signer;
+
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let first = stack.send_transfers(3).await;
+    stack.wait_committed(first, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut syncer = syncer(&stack, dir.path(), 0).await;
+    syncer.step().await.unwrap();
+    assert_eq!(syncer.store().head_number(), first);
+
+    // The owner hands the role to another key, whose batcher posts the next batches: the
+    // history the syncer read up to its last step must be extended with the change.
+    let successor = dev_signer(4);
+    let owner = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(dev_signer(OWNER)))
+        .connect_http(stack.anvil.url().parse().unwrap());
+    Rollup::new(stack.rollup, &owner)
+        .setBatcher(successor.address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let batcher_dir = tempfile::tempdir().unwrap();
+    let mut config = stack.batcher_config();
+    config.key = successor;
+    config.datadir = batcher_dir.path().to_path_buf();
+    let batcher = batcher::spawn(config);
+    let second = stack.send_transfers(3).await;
+    stack.wait_committed(second, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+
+    syncer.step().await.unwrap();
+    assert_eq!(syncer.store().head_number(), second, "the successor's batches authenticate");
+    let summary = verify_all(&stack, ExecMode::Parallel).await.unwrap();
+    assert_eq!(summary.last_block, second);
+}
