@@ -287,6 +287,12 @@ impl Syncer {
                         "applied batch"
                     );
                 }
+                // A window scanned again (after a crash before it was finished, or a reorg of
+                // blocks scanned after it) finds batches remembered already: checked above
+                // against the store, and not remembered twice.
+                if self.state.applied.last().is_some_and(|last| last.index >= batch.index) {
+                    continue;
+                }
                 self.state.applied.push(AppliedBatch {
                     index: batch.index,
                     last_block: batch.last_block,

@@ -13,7 +13,7 @@ use batcher::test_utils::stack::{SENDER, Stack, wait_for};
 use derivation::{
     StoreLocation, open_replayer,
     source::L1Source,
-    sync::{SyncOptions, SyncState, Syncer},
+    sync::{ScannedBlock, SyncOptions, SyncState, Syncer},
 };
 use sequencer::{
     genesis::Genesis,
@@ -267,4 +267,39 @@ async fn a_state_file_whose_batches_the_store_lacks_scans_from_the_first_block()
     let mut second = syncer(&stack, fresh.path(), 0).await;
     second.step().await.unwrap();
     assert_eq!(second.store().head_number(), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_scanned_again_after_a_crash_remembers_each_batch_once() {
+    let mut stack = Stack::start().await;
+    let batcher = stack.spawn_batcher();
+    let first = stack.send_transfers(3).await;
+    stack.wait_committed(first, Duration::from_secs(30)).await;
+    let second = stack.send_transfers(3).await;
+    stack.wait_committed(second, Duration::from_secs(30)).await;
+    batcher.stop().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut synced = syncer(&stack, dir.path(), 0).await;
+    synced.step().await.unwrap();
+    drop(synced);
+    let mut state = SyncState::load(dir.path()).unwrap();
+    let batches = state.applied.len() as u64;
+    assert!(batches >= 2, "{state:?}");
+
+    // A crash after the batches were applied and remembered, before the window they landed in
+    // was finished: the file still points at that window's start.
+    let start = state.applied[0].l1_block;
+    let before = stack.l1().get_block_by_number((start - 1).into()).await.unwrap().unwrap();
+    state.next_l1_block = start;
+    state.scan_tip = Some(ScannedBlock { number: start - 1, hash: before.header.hash });
+    state.save(dir.path()).unwrap();
+
+    let mut resumed = syncer(&stack, dir.path(), 0).await;
+    resumed.step().await.unwrap();
+    assert_eq!(resumed.store().head_number(), second);
+    drop(resumed);
+    let state = SyncState::load(dir.path()).unwrap();
+    let indexes: Vec<u64> = state.applied.iter().map(|batch| batch.index).collect();
+    assert_eq!(indexes, (0..batches).collect::<Vec<_>>(), "each batch remembered once");
 }
