@@ -25,7 +25,7 @@ use super::{
     access::Access,
     evm::{self, DbError, StateDb},
     handler::transact_without_reward,
-    outcome::{self, Done},
+    outcome::{self, Ran},
     overlay::{Changes, Observed, Overlay, ReadLog, StateKey, changes_of},
 };
 use crate::state::StateReader;
@@ -39,8 +39,9 @@ pub struct Inference {
     pub(crate) env: BlockEnv,
     /// What it read, and the values it saw.
     pub(crate) reads: ReadLog,
-    /// Its result, receipt and fee (the fee is credited to the beneficiary by the block).
-    pub(crate) done: Done,
+    /// Its result and fee (the fee is credited to the beneficiary by the block; the receipt is
+    /// built if a block reuses the result).
+    pub(crate) ran: Ran,
     /// Its state changes.
     pub(crate) changes: Changes,
     /// Whether the sender's nonce was the transaction's: only then is the result reusable.
@@ -202,7 +203,7 @@ fn infer_with(
             }
         }
     }
-    let done = outcome::done(tx, env, outcome);
+    let ran = outcome::ran(tx, env, outcome);
     let changes = changes_of(&state, evm::spec_id(env.hardfork));
-    Some(Inference { keys, env: env.clone(), reads, done, changes, reusable })
+    Some(Inference { keys, env: env.clone(), reads, ran, changes, reusable })
 }

@@ -31,7 +31,28 @@ pub(crate) fn fee(tx: &Recovered<TxEnvelope>, env: &BlockEnv, gas_used: u64) -> 
 
 /// The result, receipt (cumulative gas zero for now) and fee of an executed transaction.
 pub(crate) fn done(tx: &Recovered<TxEnvelope>, env: &BlockEnv, outcome: ExecutionResult) -> Done {
+    ran(tx, env, outcome).into_done(tx)
+}
+
+/// An executed transaction's result and fee, without its receipt: what a pre-execution keeps,
+/// since most are never reused by a block and the receipt's logs bloom costs a keccak per log
+/// address and topic.
+#[derive(Debug, Clone)]
+pub(crate) struct Ran {
+    pub(crate) result: TxResult,
+    pub(crate) fee: U256,
+}
+
+impl Ran {
+    /// Its [`Done`], receipt built.
+    pub(crate) fn into_done(self, tx: &Recovered<TxEnvelope>) -> Done {
+        let receipt = evm::receipt(tx.inner(), &self.result, 0);
+        Done { result: self.result, receipt, fee: self.fee }
+    }
+}
+
+/// The result and fee of an executed transaction.
+pub(crate) fn ran(tx: &Recovered<TxEnvelope>, env: &BlockEnv, outcome: ExecutionResult) -> Ran {
     let result = evm::tx_result(outcome);
-    let receipt = evm::receipt(tx.inner(), &result, 0);
-    Done { fee: fee(tx, env, result.gas_used), result, receipt }
+    Ran { fee: fee(tx, env, result.gas_used), result }
 }

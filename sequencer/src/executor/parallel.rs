@@ -434,7 +434,7 @@ fn expected_gas(txs: &[ExecTx]) -> u64 {
 }
 
 fn expected_gas_of(tx: &ExecTx) -> u64 {
-    tx.hint.as_ref().map_or(tx.tx.gas_limit(), |hint| hint.done.result.gas_used)
+    tx.hint.as_ref().map_or(tx.tx.gas_limit(), |hint| hint.ran.result.gas_used)
 }
 
 /// Whether transactions that may run contract code ([`access::may_run_code`]) and whose
@@ -569,7 +569,7 @@ fn run_chunk(
                 && vm.db_mut().matches(&hint.reads).map_err(|e| ExecError::State(e.0))?
             {
                 vm.db_mut().apply_changes(&hint.changes).map_err(|e| ExecError::State(e.0))?;
-                let done = Box::new(hint.done.clone());
+                let done = Box::new(hint.ran.clone().into_done(&tx.tx));
                 let replay = Replay::Reused(hint.clone());
                 reused += 1;
                 record_keys(index, &replay, None);
