@@ -9,6 +9,7 @@ mod admin;
 pub mod api;
 mod batch;
 mod convert;
+mod debug;
 pub mod error;
 mod eth;
 mod filters;
@@ -139,8 +140,13 @@ pub(crate) async fn start(
     let merge = |module: &mut RpcModule<()>, methods: jsonrpsee::Methods| {
         module.merge(methods).map_err(|e| NodeError::Config(format!("rpc method clash: {e}")))
     };
-    use api::{EthApiServer, EthPubSubApiServer, NetApiServer, TxpoolApiServer, Web3ApiServer};
-    merge(&mut module, eth::EthRpc::new(node.clone(), filters.clone()).into_rpc().into())?;
+    use api::{
+        DebugApiServer, EthApiServer, EthPubSubApiServer, NetApiServer, TxpoolApiServer,
+        Web3ApiServer,
+    };
+    let eth = eth::EthRpc::new(node.clone(), filters.clone());
+    merge(&mut module, debug::DebugRpc { eth: eth.clone() }.into_rpc().into())?;
+    merge(&mut module, eth.into_rpc().into())?;
     merge(&mut module, eth::NetRpc { chain_id: node.spec.chain_id }.into_rpc().into())?;
     merge(&mut module, eth::Web3Rpc.into_rpc().into())?;
     merge(&mut module, txpool::TxpoolRpc { node: node.clone() }.into_rpc().into())?;

@@ -6,7 +6,7 @@ use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     rpc::types::{
         AccessListResult, Block, EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges,
-        Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+        Header, Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
         pubsub::{Params, SubscriptionKind},
         state::StateOverride,
     },
@@ -122,6 +122,28 @@ pub trait EthApi {
     #[method(name = "getTransactionByHash")]
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
 
+    /// A transaction's EIP-2718 encoding by hash (pending ones included); `null` when unknown.
+    #[method(name = "getRawTransactionByHash")]
+    fn get_raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>>;
+
+    /// The EIP-2718 encoding of the transaction at `index` of a block, by number or tag;
+    /// `null` when there is none.
+    #[method(name = "getRawTransactionByBlockNumberAndIndex")]
+    fn get_raw_transaction_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Bytes>>;
+
+    /// The EIP-2718 encoding of the transaction at `index` of a block, by block hash; `null`
+    /// when there is none.
+    #[method(name = "getRawTransactionByBlockHashAndIndex")]
+    fn get_raw_transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Bytes>>;
+
     /// A receipt by transaction hash.
     #[method(name = "getTransactionReceipt")]
     fn get_transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
@@ -133,6 +155,14 @@ pub trait EthApi {
     /// A block by hash.
     #[method(name = "getBlockByHash")]
     fn get_block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+
+    /// A block's header (the block without its transactions and size), by number or tag.
+    #[method(name = "getHeaderByNumber")]
+    fn get_header_by_number(&self, block: BlockNumberOrTag) -> RpcResult<Option<Header>>;
+
+    /// A block's header by hash.
+    #[method(name = "getHeaderByHash")]
+    fn get_header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>>;
 
     /// All receipts of a block.
     #[method(name = "getBlockReceipts")]
@@ -313,6 +343,28 @@ pub trait Web3Api {
     /// keccak256 of the input.
     #[method(name = "sha3")]
     fn sha3(&self, input: Bytes) -> RpcResult<B256>;
+}
+
+/// The `debug_` methods that hand out the chain's consensus encodings (as geth serves them to
+/// indexers and tools that verify blocks themselves). No tracing: this node does not trace.
+#[rpc(server, client, namespace = "debug")]
+pub trait DebugApi {
+    /// The RLP encoding of a block's header.
+    #[method(name = "getRawHeader")]
+    fn get_raw_header(&self, block: BlockId) -> RpcResult<Bytes>;
+
+    /// The RLP encoding of a block (header, transactions, no ommers, and the empty withdrawals
+    /// list once Shanghai is active).
+    #[method(name = "getRawBlock")]
+    fn get_raw_block(&self, block: BlockId) -> RpcResult<Bytes>;
+
+    /// The EIP-2718 encodings of a block's receipts, in block order.
+    #[method(name = "getRawReceipts")]
+    fn get_raw_receipts(&self, block: BlockId) -> RpcResult<Vec<Bytes>>;
+
+    /// A transaction's EIP-2718 encoding by hash (pending ones included); `null` when unknown.
+    #[method(name = "getRawTransaction")]
+    fn get_raw_transaction(&self, hash: B256) -> RpcResult<Option<Bytes>>;
 }
 
 /// Administrative methods for the batcher, served only on the admin port (`--admin.port`),

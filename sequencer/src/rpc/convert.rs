@@ -40,6 +40,12 @@ pub(crate) fn block(stored: &StoredBlock, full: bool) -> Block {
 
 /// RLP size of the block (header, transactions, no ommers, empty withdrawals when present).
 fn block_size(stored: &StoredBlock) -> usize {
+    consensus_block(stored).length()
+}
+
+/// The block as consensus encodes it: header, transactions, no ommers, and the empty
+/// withdrawals list when its header commits to one.
+pub(crate) fn consensus_block(stored: &StoredBlock) -> alloy::consensus::Block<TxEnvelope> {
     let body = alloy::consensus::BlockBody {
         transactions: stored
             .transactions
@@ -49,7 +55,12 @@ fn block_size(stored: &StoredBlock) -> usize {
         ommers: Vec::new(),
         withdrawals: stored.header.withdrawals_root.map(|_| Default::default()),
     };
-    alloy::consensus::Block { header: stored.header.clone(), body }.length()
+    alloy::consensus::Block { header: stored.header.clone(), body }
+}
+
+/// The RPC header of a block whose hash is `hash` (no size: geth's `eth_getHeaderBy*`).
+pub(crate) fn header(header: alloy::consensus::Header, hash: alloy_primitives::B256) -> Header {
+    Header::from_consensus(Sealed::new_unchecked(header, hash), None, None)
 }
 
 /// The RPC transaction at `index` of a stored block.

@@ -36,6 +36,9 @@ pub enum RpcError {
     /// The block a state query names does not exist.
     #[error("header not found")]
     HeaderNotFound,
+    /// The block a `debug_getRaw*` call names does not exist.
+    #[error("block not found")]
+    BlockNotFound,
     /// A range ends after the head (`eth_feeHistory`'s newest block).
     #[error("request beyond head block: requested {requested}, head {head}")]
     BeyondHead {
@@ -112,6 +115,7 @@ impl RpcError {
             Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::CallFailed(_)
             | Self::HeaderNotFound
+            | Self::BlockNotFound
             | Self::BeyondHead { .. }
             | Self::StateNotAvailable { .. }
             | Self::FilterNotFound
@@ -194,6 +198,7 @@ mod tests {
             (RpcError::CallFailed("out of gas".into()), -32000, "out of gas"),
             (RpcError::InvalidParams("bad".into()), -32602, "bad"),
             (RpcError::HeaderNotFound, -32000, "header not found"),
+            (RpcError::BlockNotFound, -32000, "block not found"),
             (RpcError::BlockRangeTooLarge { max: 10 }, -32005, "query exceeds max block range 10"),
             (RpcError::TooManyLogs { max: 5 }, -32005, "query returned more than 5 results"),
             (RpcError::FilterNotFound, -32000, "filter not found"),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use alloy::{
     consensus::{Header as ConsensusHeader, Transaction as _},
-    eips::{BlockId, BlockNumberOrTag},
+    eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
     rpc::types::{
         AccessListResult, Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory,
         Filter, FilterBlockOption, FilterChanges, Index, Log, SyncStatus, Transaction,
@@ -141,6 +141,31 @@ impl EthRpc {
 
     fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
         Ok(self.node.store.blocks()?.header(number)?)
+    }
+
+    /// The RPC header of block `number`, if it exists.
+    fn rpc_header(&self, number: u64) -> RpcResult<Option<alloy::rpc::types::Header>> {
+        let blocks = self.node.store.blocks()?;
+        let (Some(header), Some(hash)) = (blocks.header(number)?, blocks.hash(number)?) else {
+            return Ok(None);
+        };
+        Ok(Some(convert::header(header, hash)))
+    }
+
+    /// The stored block a block id names; [`RpcError::BlockNotFound`] when there is none.
+    pub(crate) fn existing_block(&self, block: BlockId) -> RpcResult<StoredBlock> {
+        let number = self.resolve(block)?.ok_or(RpcError::BlockNotFound)?;
+        self.stored_block(number)?.ok_or(RpcError::BlockNotFound)
+    }
+
+    /// A transaction's EIP-2718 encoding by hash, from the chain or the pool.
+    pub(crate) fn raw_transaction(&self, hash: &B256) -> RpcResult<Option<Bytes>> {
+        let blocks = self.node.store.blocks()?;
+        if let Some(location) = blocks.tx_location(hash)? {
+            let block = blocks.block(location.block)?;
+            return Ok(block.and_then(|b| raw_at(&b, location.index as usize)));
+        }
+        Ok(self.node.pool.lock().get(hash).map(|p| p.tx.inner().encoded_2718().into()))
     }
 
     /// The state after the block `block` names (default: latest).
@@ -527,6 +552,41 @@ impl EthApiServer for EthRpc {
         Ok(self.node.pool.lock().get(&hash).map(|p| convert::pending_transaction(&p.tx)))
     }
 
+    fn get_raw_transaction_by_hash(&self, hash: B256) -> JsonRpcResult<Option<Bytes>> {
+        Ok(self.raw_transaction(&hash)?)
+    }
+
+    fn get_raw_transaction_by_block_number_and_index(
+        &self,
+        block: BlockNumberOrTag,
+        index: Index,
+    ) -> JsonRpcResult<Option<Bytes>> {
+        let Some(stored) = self.stored_block(self.number_of(block))? else { return Ok(None) };
+        Ok(raw_at(&stored, index.0))
+    }
+
+    fn get_raw_transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> JsonRpcResult<Option<Bytes>> {
+        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
+        let Some(stored) = self.stored_block(number)? else { return Ok(None) };
+        Ok(raw_at(&stored, index.0))
+    }
+
+    fn get_header_by_number(
+        &self,
+        block: BlockNumberOrTag,
+    ) -> JsonRpcResult<Option<alloy::rpc::types::Header>> {
+        Ok(self.rpc_header(self.number_of(block))?)
+    }
+
+    fn get_header_by_hash(&self, hash: B256) -> JsonRpcResult<Option<alloy::rpc::types::Header>> {
+        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
+        Ok(self.rpc_header(number)?)
+    }
+
     fn get_transaction_receipt(&self, hash: B256) -> JsonRpcResult<Option<TransactionReceipt>> {
         let blocks = self.node.store.blocks().map_err(RpcError::from)?;
         let Some(location) = blocks.tx_location(&hash).map_err(RpcError::from)? else {
@@ -810,4 +870,9 @@ impl Web3ApiServer for Web3Rpc {
     fn sha3(&self, input: Bytes) -> JsonRpcResult<B256> {
         Ok(keccak256(input))
     }
+}
+
+/// The EIP-2718 encoding of the transaction at `index` of `block`, if there is one.
+fn raw_at(block: &StoredBlock, index: usize) -> Option<Bytes> {
+    block.transactions.get(index).map(|tx| tx.inner().encoded_2718().into())
 }

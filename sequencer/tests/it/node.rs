@@ -1194,3 +1194,104 @@ async fn txpool_namespace_shows_pending_and_queued_as_geth_does() {
     );
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_the_consensus_encodings_of_headers_blocks_receipts_and_transactions() {
+    use alloy::{
+        consensus::{Block, ReceiptEnvelope, TxEnvelope, proofs::calculate_receipt_root},
+        eips::eip2718::Decodable2718,
+        rpc::types::Header,
+    };
+    use alloy_rlp::Decodable;
+
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let signer = dev_signer(1);
+    let contract = signer.address().create(0);
+    let deploy = raw(&sign(&signer, deploy_storage_contract(DEV_CHAIN_ID, 0)));
+    send_raw(&provider, &deploy).await;
+    let set = raw(&sign(&signer, set_storage(DEV_CHAIN_ID, 1, contract, U256::from(42))));
+    let receipt = send_raw(&provider, &set).await;
+    let (number, hash) = (receipt.block_number.unwrap(), receipt.block_hash.unwrap());
+    let index = receipt.transaction_index.unwrap();
+    let block = provider.get_block_by_number(number.into()).await.unwrap().unwrap();
+    let request = |method: &'static str, params: serde_json::Value| {
+        let provider = &provider;
+        async move { provider.raw_request::<_, serde_json::Value>(method.into(), params).await }
+    };
+
+    // Transactions: the bytes that were sent, from the chain by hash or position, or from
+    // the pool while waiting (a gapped nonce stays there).
+    let by_hash: Bytes = provider
+        .raw_request("eth_getRawTransactionByHash".into(), (receipt.transaction_hash,))
+        .await
+        .unwrap();
+    assert_eq!(by_hash, set);
+    let debug: Bytes = provider
+        .raw_request("debug_getRawTransaction".into(), (receipt.transaction_hash,))
+        .await
+        .unwrap();
+    assert_eq!(debug, set);
+    let by_number: Bytes = provider
+        .raw_request(
+            "eth_getRawTransactionByBlockNumberAndIndex".into(),
+            (U256::from(number), U256::from(index)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_number, set);
+    let by_block_hash: Bytes = provider
+        .raw_request("eth_getRawTransactionByBlockHashAndIndex".into(), (hash, U256::from(index)))
+        .await
+        .unwrap();
+    assert_eq!(by_block_hash, set);
+    let past_end =
+        request("eth_getRawTransactionByBlockHashAndIndex", serde_json::json!([hash, "0x63"]))
+            .await
+            .unwrap();
+    assert!(past_end.is_null());
+    let unknown = request("eth_getRawTransactionByHash", serde_json::json!([B256::repeat_byte(5)]))
+        .await
+        .unwrap();
+    assert!(unknown.is_null());
+    let gapped = raw(&sign(&signer, transfer(DEV_CHAIN_ID, 9, RECIPIENT, U256::from(1))));
+    let gapped_hash = provider.send_raw_transaction(&gapped).await.unwrap().tx_hash().to_owned();
+    let pooled: Bytes =
+        provider.raw_request("eth_getRawTransactionByHash".into(), (gapped_hash,)).await.unwrap();
+    assert_eq!(pooled, gapped);
+
+    // Headers: the block's header fields, by number or hash; its RLP hashes to the block hash.
+    let header: Header =
+        provider.raw_request("eth_getHeaderByNumber".into(), (U256::from(number),)).await.unwrap();
+    assert_eq!(header, block.header.clone().with_size(None));
+    let header: Header = provider.raw_request("eth_getHeaderByHash".into(), (hash,)).await.unwrap();
+    assert_eq!(header.hash, hash);
+    assert!(
+        request("eth_getHeaderByNumber", serde_json::json!(["0x999"])).await.unwrap().is_null()
+    );
+    let raw_header: Bytes =
+        provider.raw_request("debug_getRawHeader".into(), (U256::from(number),)).await.unwrap();
+    assert_eq!(alloy_primitives::keccak256(&raw_header), hash);
+
+    // The block: decodes to this header and the transactions sent, at the size reported.
+    let raw_block: Bytes = provider.raw_request("debug_getRawBlock".into(), (hash,)).await.unwrap();
+    assert_eq!(Some(U256::from(raw_block.len())), block.header.size);
+    let decoded = Block::<TxEnvelope>::decode(&mut raw_block.as_ref()).unwrap();
+    assert_eq!(decoded.header.hash_slow(), hash);
+    let sent = TxEnvelope::decode_2718_exact(&set).unwrap();
+    assert_eq!(decoded.body.transactions[index as usize], sent);
+
+    // Receipts: they decode, and their trie is the header's receipts root.
+    let raw_receipts: Vec<Bytes> =
+        provider.raw_request("debug_getRawReceipts".into(), ("latest",)).await.unwrap();
+    let receipts: Vec<ReceiptEnvelope> =
+        raw_receipts.iter().map(|r| ReceiptEnvelope::decode_2718_exact(r).unwrap()).collect();
+    assert_eq!(calculate_receipt_root(&receipts), header.receipts_root);
+    assert_eq!(receipts[index as usize].logs().len(), 1);
+
+    // A block that does not exist is an error, as geth reports it.
+    let missing = request("debug_getRawBlock", serde_json::json!(["0x999"])).await.unwrap_err();
+    let missing = missing.as_error_resp().unwrap();
+    assert_eq!((missing.code, missing.message.as_ref()), (-32000, "block not found"));
+    node.handle.stop().await;
+}
