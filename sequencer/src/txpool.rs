@@ -128,7 +128,8 @@ pub struct AddOutcome {
     /// The sender's queued transactions it made executable (it filled their gap), in nonce
     /// order.
     pub promoted: Vec<B256>,
-    /// Transactions evicted to make room.
+    /// Transactions evicted to make room, and the sender's queued ones it made executable
+    /// that its balance cannot cover together with it.
     pub evicted: Vec<B256>,
 }
 
@@ -175,6 +176,35 @@ impl SenderQueue {
 
     fn queued(&self) -> usize {
         self.txs.len() - (self.pending_end - self.state_nonce) as usize
+    }
+
+    /// What the sender's pooled transactions below `nonce` may cost together: all of them
+    /// would execute before a transaction with that nonce.
+    fn spent_below(&self, nonce: u64) -> U256 {
+        match self.txs.last_key_value() {
+            Some((&last, _)) if last >= nonce => self
+                .txs
+                .range(..nonce)
+                .fold(U256::ZERO, |total, (_, tx)| total.saturating_add(tx.cost)),
+            _ => self.spent,
+        }
+    }
+
+    /// Takes out the transactions `balance` cannot cover: from the first whose cost, added to
+    /// the costs of those before it, exceeds it. `spent` is what those in the queue cost
+    /// together.
+    fn split_unaffordable(&mut self, spent: U256, balance: U256) -> Vec<Arc<PooledTx>> {
+        if spent <= balance {
+            return Vec::new();
+        }
+        let mut total = U256::ZERO;
+        let first = self.txs.iter().find_map(|(&nonce, tx)| {
+            total = total.saturating_add(tx.cost);
+            (total > balance).then_some(nonce)
+        });
+        let Some(first) = first else { return Vec::new() };
+        self.pending_end = self.pending_end.min(first);
+        self.txs.split_off(&first).into_values().collect()
     }
 }
 
@@ -280,10 +310,15 @@ impl TxPool {
         }
         let queue = self.senders.get(&sender);
         let existing = queue.and_then(|q| q.txs.get(&nonce)).cloned();
-        // Together with the sender's other pooled transactions (a replacement frees what the
-        // one it replaces would cost).
-        let spent = queue.map_or(U256::ZERO, |q| q.spent)
-            - existing.as_ref().map_or(U256::ZERO, |old| old.cost);
+        // Together with what the sender has pooled before it. A replacement counts all the
+        // sender's others (it frees only what the one it replaces would cost), as geth does; a
+        // new nonce counts those below it only: the sender's later ones are queued behind a
+        // gap it fills, and leave if the balance cannot cover them too.
+        let spent = match (queue, &existing) {
+            (None, _) => U256::ZERO,
+            (Some(queue), Some(old)) => queue.spent - old.cost,
+            (Some(queue), None) => queue.spent_below(nonce),
+        };
         let want = max_cost(tx).map_or(U256::MAX, |cost| spent.saturating_add(cost));
         if account.balance < want {
             return Err(PoolError::InsufficientFunds {
@@ -374,6 +409,16 @@ impl TxPool {
         queue.spent += pooled.cost;
         queue.txs.insert(nonce, pooled);
         queue.advance_pending();
+        self.queued = self.queued + queue.queued() - queued_before;
+        if replaced.is_none() {
+            // It was checked against the sender's transactions below it: those above it, which
+            // it may have made executable, must still be covered with it.
+            let balance = account.balance;
+            let dropped =
+                self.edit_sender(sender, |queue| queue.split_unaffordable(queue.spent, balance));
+            evicted.extend(dropped.iter().map(|tx| tx.hash));
+        }
+        let queue = &self.senders[&sender];
         let pending = nonce < queue.pending_end;
         // A replacement takes its predecessor's place and fills no gap.
         let promoted = if replaced.is_some() {
@@ -384,7 +429,6 @@ impl TxPool {
                 .filter_map(|n| queue.txs.get(&n).map(|tx| tx.hash))
                 .collect()
         };
-        self.queued = self.queued + queue.queued() - queued_before;
         Ok(AddOutcome { hash: checked.hash, replaced, pending, evicted, promoted })
     }
 
@@ -452,18 +496,9 @@ impl TxPool {
                     removed.push(entry.remove());
                 }
                 included = removed.len();
+                // `spent` counts the included ones until `edit_sender` takes them out.
                 let left = queue.spent - removed.iter().map(|tx| tx.cost).sum::<U256>();
-                if left > balance {
-                    let mut total = U256::ZERO;
-                    let first_unaffordable = queue.txs.iter().find_map(|(&n, tx)| {
-                        total = total.saturating_add(tx.cost);
-                        (total > balance).then_some(n)
-                    });
-                    if let Some(first) = first_unaffordable {
-                        removed.extend(queue.txs.split_off(&first).into_values());
-                        queue.pending_end = queue.pending_end.min(first);
-                    }
-                }
+                removed.extend(queue.split_unaffordable(left, balance));
                 queue.advance_pending();
                 removed
             });
@@ -776,6 +811,31 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_filled_late_is_admitted_and_the_queued_it_cannot_cover_leave() {
+        let mut pool = TxPool::new(PoolConfig::default());
+        let sender = DEV_ACCOUNTS[0].0;
+        // Nonces 1 and 2 arrive first and wait behind the gap; each is covered by the balance
+        // with those below it.
+        pool.add(signed(0, 1, 10, 1), funds_for(2, 10)).unwrap();
+        let third = pool.add(signed(0, 2, 10, 1), funds_for(2, 10)).unwrap().hash;
+        assert_eq!(pool.counts(), (0, 2));
+        // Nonce 0 executes first, so the queued ones behind it do not count against it (geth
+        // does not count them either). It makes nonce 1 executable; nonce 2 is no longer
+        // covered and leaves, instead of nonce 0 being refused.
+        let filled = pool.add(signed(0, 0, 10, 1), funds_for(2, 10)).unwrap();
+        assert!(filled.pending);
+        assert_eq!(filled.promoted.len(), 1);
+        assert_eq!(filled.evicted, vec![third]);
+        assert_eq!(pool.counts(), (2, 0));
+        assert_eq!(pool.pending_nonce(&sender), Some(2));
+        // Appending still counts everything pooled below.
+        assert!(matches!(
+            pool.add(signed(0, 2, 10, 1), funds_for(2, 10)),
+            Err(PoolError::InsufficientFunds { .. })
+        ));
+    }
+
+    #[test]
     fn a_block_that_lowers_a_balance_drops_the_unaffordable_tail() {
         let mut pool = TxPool::new(PoolConfig::default());
         let sender = DEV_ACCOUNTS[0].0;
@@ -855,7 +915,13 @@ mod tests {
                     if next(8) == 0 {
                         nonces[key] += 1;
                     }
-                    let account = AccountInfo { nonce: nonces[key], ..rich().unwrap() };
+                    // Now and then a balance that covers only a few transactions.
+                    let balance = match next(3) {
+                        0 => U256::from(next(8) * 1_000_000),
+                        _ => rich().unwrap().balance,
+                    };
+                    let account = AccountInfo::with_balance(balance);
+                    let account = AccountInfo { nonce: nonces[key], ..account };
                     let _ =
                         pool.add(signed(key, nonce, 10 + u128::from(next(50)), 1), Some(account));
                 }
@@ -881,6 +947,11 @@ mod tests {
             assert_eq!(pool.counts().1, queued);
             assert_eq!(spent, tracked);
             assert_eq!(pool.by_fee.len(), pool.len());
+            for queue in pool.senders.values() {
+                assert!(queue.txs.keys().all(|nonce| *nonce >= queue.state_nonce));
+                assert!((queue.state_nonce..queue.pending_end).all(|n| queue.txs.contains_key(&n)));
+                assert!(!queue.txs.contains_key(&queue.pending_end));
+            }
         }
     }
 }
