@@ -24,7 +24,7 @@ use super::{
     overrides::OverriddenState,
 };
 use crate::{
-    executor::{self, BlockEnv},
+    executor::{self, BlockEnv, CodeCache},
     node::Node,
     state::StateReader,
     store::{StateView, StoredBlock},
@@ -194,18 +194,27 @@ impl EthRpc {
         Ok(CallContext { state, env })
     }
 
+    /// Runs `run` on `state` with `overrides` applied, and the code cache to run with: the
+    /// node's shared one, unless the overrides carry code. Code a caller makes up then stays
+    /// in a cache of that call's own, so it can neither fill the shared cache (and, past its
+    /// size, clear the analysed code of the chain's hot contracts) nor occupy its memory.
     fn with_overrides<T>(
         &self,
         state: &StateView,
         overrides: Option<StateOverride>,
-        run: impl FnOnce(&dyn StateReader) -> RpcResult<T>,
+        run: impl FnOnce(&dyn StateReader, &Arc<CodeCache>) -> RpcResult<T>,
     ) -> RpcResult<T> {
         match overrides {
             Some(overrides) if !overrides.is_empty() => {
+                let own_code = overrides.values().any(|account| account.code.is_some());
                 let overlay = OverriddenState::new(state, overrides)?;
-                run(&overlay)
+                if own_code {
+                    run(&overlay, &Arc::new(CodeCache::default()))
+                } else {
+                    run(&overlay, &self.node.codes)
+                }
             }
-            _ => run(state),
+            _ => run(state, &self.node.codes),
         }
     }
 
@@ -713,8 +722,8 @@ impl EthRpc {
     ) -> JsonRpcResult<Bytes> {
         let ctx = self.call_context(block)?;
         let gas_cap = self.node.config.rpc.gas_cap;
-        let output = self.with_overrides(&ctx.state, overrides, |state| {
-            Ok(executor::call(state, &self.node.codes, &ctx.env, &request, gas_cap)?.output)
+        let output = self.with_overrides(&ctx.state, overrides, |state, codes| {
+            Ok(executor::call(state, codes, &ctx.env, &request, gas_cap)?.output)
         })?;
         Ok(output)
     }
@@ -727,8 +736,8 @@ impl EthRpc {
     ) -> JsonRpcResult<U64> {
         let ctx = self.call_context(block.or(Some(BlockId::Number(BlockNumberOrTag::Pending))))?;
         let gas_cap = self.node.config.rpc.gas_cap;
-        let gas = self.with_overrides(&ctx.state, overrides, |state| {
-            Ok(executor::estimate_gas(state, &self.node.codes, &ctx.env, &request, gas_cap)?)
+        let gas = self.with_overrides(&ctx.state, overrides, |state, codes| {
+            Ok(executor::estimate_gas(state, codes, &ctx.env, &request, gas_cap)?)
         })?;
         Ok(U64::from(gas))
     }

@@ -1295,3 +1295,67 @@ async fn serves_the_consensus_encodings_of_headers_blocks_receipts_and_transacti
     assert_eq!((missing.code, missing.message.as_ref()), (-32000, "block not found"));
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eth_call_and_estimate_gas_apply_state_overrides() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let target = address!("00000000000000000000000000000000000f00d5");
+    // Returns storage slot 0; returns its own balance.
+    let sload = "0x60005460005260206000f3";
+    let selfbalance = "0x4760005260206000f3";
+    let slot0 = format!("0x{}", "00".repeat(32));
+    let call = serde_json::json!({ "to": target });
+    let word = |n: u64| format!("0x{:064x}", n);
+
+    let result: Bytes = provider
+        .raw_request(
+            "eth_call".into(),
+            (
+                &call,
+                "latest",
+                serde_json::json!({ target.to_string(): { "code": sload, "stateDiff": { &slot0: word(7) } } }),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(U256::from_be_slice(&result), U256::from(7));
+    let result: Bytes = provider
+        .raw_request(
+            "eth_call".into(),
+            (
+                &call,
+                "latest",
+                serde_json::json!({ target.to_string(): { "code": selfbalance, "balance": "0x1234" } }),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(U256::from_be_slice(&result), U256::from(0x1234));
+    let gas: U256 = provider
+        .raw_request(
+            "eth_estimateGas".into(),
+            (&call, "latest", serde_json::json!({ target.to_string(): { "code": sload } })),
+        )
+        .await
+        .unwrap();
+    assert!(gas > U256::from(21_000) && gas < U256::from(30_000), "{gas}");
+    // Without overrides the address has no code: the call returns nothing.
+    let result: Bytes = provider.raw_request("eth_call".into(), (&call, "latest")).await.unwrap();
+    assert!(result.is_empty());
+
+    let both = provider
+        .raw_request::<_, Bytes>(
+            "eth_call".into(),
+            (
+                &call,
+                "latest",
+                serde_json::json!({ target.to_string(): { "state": {}, "stateDiff": {} } }),
+            ),
+        )
+        .await
+        .unwrap_err();
+    let both = both.as_error_resp().unwrap();
+    assert_eq!(both.code, -32602, "{}", both.message);
+    node.handle.stop().await;
+}
