@@ -38,6 +38,8 @@ const TIP_SAMPLE_BLOCKS: u64 = 20;
 const TIP_SAMPLE_TXS: usize = 100;
 /// Most blocks one `eth_feeHistory` call covers.
 const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// The most storage keys one `eth_getProof` proves (geth's limit): each is a trie walk.
+const MAX_PROOF_KEYS: usize = 1024;
 /// The most reward percentiles `eth_feeHistory` accepts (geth's limit).
 const MAX_REWARD_PERCENTILES: usize = 100;
 /// The EIP-4844 blob base fee at zero excess blob gas, where this blob-free chain stays.
@@ -461,6 +463,13 @@ impl EthApiServer for EthRpc {
         keys: Vec<B256>,
         block: Option<BlockId>,
     ) -> JsonRpcResult<EIP1186AccountProofResponse> {
+        if keys.len() > MAX_PROOF_KEYS {
+            return Err(RpcError::InvalidParams(format!(
+                "too many storage keys requested (max {MAX_PROOF_KEYS}, got {})",
+                keys.len()
+            ))
+            .into());
+        }
         self.expensive(move |this| this.proof_blocking(address, keys, block)).await
     }
 

@@ -885,6 +885,15 @@ async fn eth_get_proof_verifies_against_the_block_state_root() {
             provider.get_proof(contract, vec![B256::ZERO]).block_id(block.into()).await.unwrap();
         assert_eq!(proof.storage_proof[0].value, U256::from(42), "the written slot");
     }
+    // At most 1,024 storage keys per call, as geth: each is a walk down the storage trie.
+    let too_many = provider.get_proof(contract, vec![B256::ZERO; 1_025]).await.unwrap_err();
+    let too_many = too_many.as_error_resp().unwrap();
+    assert_eq!(too_many.code, -32602);
+    assert_eq!(too_many.message, "too many storage keys requested (max 1024, got 1025)");
+    assert_eq!(
+        provider.get_proof(contract, vec![B256::ZERO; 1_024]).await.unwrap().storage_proof.len(),
+        1_024
+    );
     node.handle.stop().await;
 }
 
