@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::{api::EthPubSubApiServer, convert, filters::Filters};
-use crate::node::Node;
+use crate::{node::Node, store::StoredBlock};
 
 /// The pub/sub API implementation.
 #[derive(Debug, Clone)]
@@ -40,7 +40,8 @@ async fn send(sink: &SubscriptionSink, item: &impl Serialize) -> bool {
     }
 }
 
-/// Receives the next item, skipping over what a slow subscriber missed; `None` once closed.
+/// Receives the next item, skipping over what a slow subscriber missed (pending transactions;
+/// blocks are read back by [`BlockFeed`]); `None` once closed.
 async fn next<T: Clone>(rx: &mut Receiver<T>, sink: &SubscriptionSink) -> Option<T> {
     loop {
         tokio::select! {
@@ -50,6 +51,69 @@ async fn next<T: Clone>(rx: &mut Receiver<T>, sink: &SubscriptionSink) -> Option
                 Err(RecvError::Closed) => return None,
             },
             () = sink.closed() => return None,
+        }
+    }
+}
+
+/// The committed blocks in order for one subscriber. The broadcast keeps the newest 1,024; a
+/// subscriber slower than that (a client reading a logs subscription of busy blocks slowly)
+/// would miss some, so the blocks it missed are read back from the store before the next one
+/// it receives: newHeads and logs subscribers see every block, late rather than never.
+struct BlockFeed {
+    /// Reads a committed block back by number.
+    read: Box<dyn Fn(u64) -> Option<StoredBlock> + Send + Sync>,
+    /// The number after the last block handed out.
+    next: Option<u64>,
+    /// Missed blocks still to read back, then the block received after them.
+    missed: std::ops::Range<u64>,
+    held: Option<Arc<StoredBlock>>,
+}
+
+impl BlockFeed {
+    fn new(read: impl Fn(u64) -> Option<StoredBlock> + Send + Sync + 'static) -> Self {
+        Self { read: Box::new(read), next: None, missed: 0..0, held: None }
+    }
+
+    fn of(node: &Node) -> Self {
+        let store = node.store.clone();
+        Self::new(move |number| store.blocks().ok()?.block(number).ok()?)
+    }
+
+    /// Takes a block from the broadcast; the blocks between the last one handed out and it
+    /// are read back first.
+    fn receive(&mut self, block: Arc<StoredBlock>) {
+        if let Some(expected) = self.next
+            && block.header.number > expected
+        {
+            self.missed = expected..block.header.number;
+        }
+        self.held = Some(block);
+    }
+
+    /// The next block to hand out, if one is ready. A missed block the store does not answer
+    /// for (cannot happen: bodies are kept) is skipped rather than ending the subscription.
+    fn ready(&mut self) -> Option<Arc<StoredBlock>> {
+        let block = self
+            .missed
+            .by_ref()
+            .find_map(|number| (self.read)(number).map(Arc::new))
+            .or_else(|| self.held.take())?;
+        self.next = Some(block.header.number + 1);
+        Some(block)
+    }
+
+    /// The next block; `None` once the node or the subscriber closed.
+    async fn next(
+        &mut self,
+        rx: &mut Receiver<Arc<StoredBlock>>,
+        sink: &SubscriptionSink,
+    ) -> Option<Arc<StoredBlock>> {
+        loop {
+            if let Some(block) = self.ready() {
+                return Some(block);
+            }
+            let block = next(rx, sink).await?;
+            self.receive(block);
         }
     }
 }
@@ -64,9 +128,10 @@ impl EthPubSubApiServer for PubSub {
     ) -> SubscriptionResult {
         match kind {
             SubscriptionKind::NewHeads => {
-                let mut blocks = self.node.blocks.subscribe();
+                let (mut feed, mut blocks) =
+                    (BlockFeed::of(&self.node), self.node.blocks.subscribe());
                 let sink = pending.accept().await?;
-                while let Some(block) = next(&mut blocks, &sink).await {
+                while let Some(block) = feed.next(&mut blocks, &sink).await {
                     let sealed = Sealed::new_unchecked(block.header.clone(), block.hash);
                     let header = Header::from_consensus(sealed, None, None);
                     if !send(&sink, &header).await {
@@ -83,9 +148,10 @@ impl EthPubSubApiServer for PubSub {
                         return Ok(());
                     }
                 };
-                let mut blocks = self.node.blocks.subscribe();
+                let (mut feed, mut blocks) =
+                    (BlockFeed::of(&self.node), self.node.blocks.subscribe());
                 let sink = pending.accept().await?;
-                'blocks: while let Some(block) = next(&mut blocks, &sink).await {
+                'blocks: while let Some(block) = feed.next(&mut blocks, &sink).await {
                     if !filter.matches_bloom(block.header.logs_bloom) {
                         continue;
                     }
@@ -152,5 +218,42 @@ pub(crate) async fn feed_pending_filters(
             Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(number: u64) -> StoredBlock {
+        StoredBlock {
+            header: alloy::consensus::Header { number, ..Default::default() },
+            hash: alloy_primitives::B256::with_last_byte(number as u8),
+            transactions: Vec::new(),
+            receipts: Vec::new(),
+        }
+    }
+
+    fn numbers(feed: &mut BlockFeed) -> Vec<u64> {
+        std::iter::from_fn(|| feed.ready()).map(|b| b.header.number).collect()
+    }
+
+    #[test]
+    fn a_subscriber_that_lagged_gets_the_blocks_it_missed_from_the_store() {
+        let mut feed = BlockFeed::new(|number| (number != 8).then(|| block(number)));
+        feed.receive(Arc::new(block(3)));
+        assert_eq!(numbers(&mut feed), vec![3], "the first block starts the feed");
+        feed.receive(Arc::new(block(4)));
+        assert_eq!(numbers(&mut feed), vec![4]);
+        // The broadcast dropped 5 and 6 for this subscriber: read back, in order.
+        feed.receive(Arc::new(block(7)));
+        assert_eq!(numbers(&mut feed), vec![5, 6, 7]);
+        // One the store cannot answer for is skipped, not an end.
+        feed.receive(Arc::new(block(9)));
+        assert_eq!(numbers(&mut feed), vec![9]);
+        // A replacement at a height already handed out (a replica's writer replaced blocks) is
+        // handed out as it comes.
+        feed.receive(Arc::new(block(9)));
+        assert_eq!(numbers(&mut feed), vec![9]);
     }
 }
