@@ -13,7 +13,7 @@ use alloy_primitives::B256;
 use batcher::{
     DEFAULT_MAX_FRAME_BYTES,
     batch::EncodeOptions,
-    l1::{L1, SendOutcome, contract::deploy},
+    l1::{L1, SendOutcome, contract::deploy, previous_hashes},
     test_utils::{Anvil, workload_batch},
 };
 use sequencer::test_utils::{
@@ -63,6 +63,7 @@ async fn main() {
             let blocks = batch.blocks.len() as u64;
             let (first, last) = (committed + 1, committed + blocks);
             let frames: Vec<&[u8]> = data.chunks(DEFAULT_MAX_FRAME_BYTES).collect();
+            let previous = previous_hashes(frames.iter().copied());
             let mut gas = 0u64;
             let nonce = l1.pending_nonce().await.expect("nonce");
             let (max_fee, tip) = l1.fees().await.expect("fees");
@@ -74,6 +75,7 @@ async fn main() {
                     B256::repeat_byte(2),
                     i as u16,
                     frames.len() as u16,
+                    previous[i],
                     frame.to_vec().into(),
                 );
                 let (hash, raw) = l1.sign(nonce + i as u64, input, max_fee, tip);

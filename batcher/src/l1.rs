@@ -16,7 +16,7 @@ use alloy::{
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 
 use crate::error::{BatcherError, BatcherResult};
-pub use contract::{Rollup, data_commitment};
+pub use contract::{Rollup, data_commitment, previous_hashes};
 pub use reader::{BatchReader, PostedBatch};
 
 /// Gas the contract's work takes on top of calldata: storage writes, the event, hashing.
@@ -169,7 +169,9 @@ impl L1 {
     }
 
     /// Calldata of `submitFrame`, also for a one-frame batch (which then replaces any pending
-    /// frames).
+    /// frames). `previous_hash` chains the frame to the frames before it: zero for frame 0, the
+    /// running hash over frames `0..frame` otherwise ([`previous_hashes`] gives it for each
+    /// frame of a batch); the contract rejects any other value.
     #[allow(clippy::too_many_arguments)] // the contract's arguments
     pub fn frame_calldata(
         first: u64,
@@ -178,6 +180,7 @@ impl L1 {
         block_hash: B256,
         frame: u16,
         frames: u16,
+        previous_hash: B256,
         data: Bytes,
     ) -> Vec<u8> {
         Rollup::submitFrameCall {
@@ -187,12 +190,14 @@ impl L1 {
             blockHash: block_hash,
             frameIndex: frame,
             frameCount: frames,
+            previousHash: previous_hash,
             data,
         }
         .abi_encode()
     }
 
-    /// Calldata of `submitBatch` (one frame) or `submitFrame`.
+    /// Calldata of `submitBatch` (one frame; `previous_hash` is then zero and unused) or
+    /// `submitFrame` (see [`L1::frame_calldata`]).
     #[allow(clippy::too_many_arguments)] // the contract's arguments
     pub fn calldata(
         first: u64,
@@ -201,6 +206,7 @@ impl L1 {
         block_hash: B256,
         frame: u16,
         frames: u16,
+        previous_hash: B256,
         data: Bytes,
     ) -> Vec<u8> {
         if frames == 1 {
@@ -213,7 +219,16 @@ impl L1 {
             }
             .abi_encode()
         } else {
-            Self::frame_calldata(first, last, state_root, block_hash, frame, frames, data)
+            Self::frame_calldata(
+                first,
+                last,
+                state_root,
+                block_hash,
+                frame,
+                frames,
+                previous_hash,
+                data,
+            )
         }
     }
 

@@ -20,7 +20,7 @@ use crate::{
     batch::{Batch, EncodeOptions},
     config::BatcherConfig,
     error::{BatcherError, BatcherResult},
-    l1::{L1, SendOutcome},
+    l1::{L1, SendOutcome, previous_hashes},
     progress::{InFlight, Progress},
     source::{L2Block, L2Source},
 };
@@ -338,10 +338,13 @@ impl Service {
         } else {
             L1::calldata
         };
+        // Each frame names the running hash over the frames before it, so that frames of
+        // another encoding of this range (a second batcher with the same key) cannot chain in.
+        let previous = previous_hashes(frames.iter().copied());
         let nonce = l1.pending_nonce().await?;
         let (max_fee, tip) = l1.fees().await?;
         let sent_at = now_secs();
-        for (i, frame) in frames.iter().enumerate() {
+        for (i, (frame, previous_hash)) in frames.iter().zip(previous).enumerate() {
             let input = calldata(
                 first,
                 last.block.number,
@@ -349,6 +352,7 @@ impl Service {
                 last.hash,
                 i as u16,
                 frame_count,
+                previous_hash,
                 frame.to_vec().into(),
             );
             let (hash, raw_tx) = l1.sign(nonce + i as u64, input, max_fee, tip);

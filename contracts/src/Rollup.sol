@@ -13,6 +13,10 @@ pragma solidity ^0.8.24;
 /// - `latestBlock()` is the last block of the last batch (0 before the first batch).
 /// - At most one frame batch is pending. While one is pending, `latestBlock()` cannot move:
 ///   `submitBatch` is rejected, and only the pending batch's last frame, or a new frame 0, moves on.
+/// - Frames are chained: frame `k > 0` names `acc_{k-1}` (below) as its `previousHash`, the hash
+///   of exactly the frames its encoder sent before it, so a batch commits the frames of one
+///   encoding only. Two attempts at the same range (same header, other frame sizes or
+///   compression) cannot interleave: a frame of the other attempt does not chain.
 ///
 /// Data commitment: a bytes32 whose most significant byte is the data kind.
 /// - kind 0x00 (`DATA_KIND_CALLDATA`): `h` with its first byte cleared, where
@@ -148,6 +152,10 @@ contract Rollup {
     error FrameMismatch();
     /// @notice A frame arrived out of order.
     error FrameOutOfOrder(uint16 expected, uint16 got);
+    /// @notice A frame's `previousHash` is not the running hash of the frames before it: zero for
+    /// frame 0, `acc_{k-1}` (the pending batch's `runningHash`) for frame `k > 0`. The frame
+    /// belongs to another encoding of the range (or to none).
+    error FrameChainMismatch(bytes32 expected, bytes32 got);
     /// @notice `submitBatch` was called while a frame batch is pending.
     error PendingBatchExists();
     /// @notice The L2 block is beyond `latestBlock()`.
@@ -216,12 +224,16 @@ contract Rollup {
 
     /// @notice Submits frame `frameIndex` of a batch of `frameCount` frames; the batch commits when
     /// its last frame lands.
-    /// @dev Frame 0 opens a pending batch (checks `InvalidFrameCount`, `UnexpectedFirstBlock`,
-    /// `InvalidRange`). A frame 0 while a batch is pending replaces it and emits
-    /// `PendingBatchDiscarded` first. A frame with index > 0 must repeat the pending batch's
-    /// header exactly (`FrameMismatch`) and come next in order (`FrameOutOfOrder`); without a
-    /// pending batch it fails with `NoPendingBatch`. Every accepted frame emits `FrameSubmitted`;
-    /// the last one also emits `BatchCommitted`. `NotBatcher` and `EmptyData` are checked first.
+    /// @dev `previousHash` chains the frame to the frames before it: zero for frame 0, and for
+    /// frame `k > 0` the running hash `acc_{k-1}` over frames `0..k-1` (`pendingBatch()`'s
+    /// `runningHash`). It does not enter the commitment. Checks, in order: `NotBatcher`,
+    /// `EmptyData`; then for frame 0 `InvalidFrameCount`, `UnexpectedFirstBlock`, `InvalidRange`,
+    /// `FrameChainMismatch` (non-zero `previousHash`); for a frame with index > 0
+    /// `NoPendingBatch`, `FrameMismatch` (the header must repeat the pending batch's exactly),
+    /// `FrameOutOfOrder` (it must come next), `FrameChainMismatch` (it must extend the frames
+    /// received). Frame 0 opens a pending batch; a frame 0 while a batch is pending replaces it
+    /// and emits `PendingBatchDiscarded` first. Every accepted frame emits `FrameSubmitted`; the
+    /// last one also emits `BatchCommitted`.
     function submitFrame(
         uint64 firstBlock,
         uint64 lastBlock,
@@ -229,6 +241,7 @@ contract Rollup {
         bytes32 blockHash,
         uint16 frameIndex,
         uint16 frameCount,
+        bytes32 previousHash,
         bytes calldata data
     ) external {
         _checkBatcher();
@@ -240,6 +253,7 @@ contract Rollup {
         if (frameIndex == 0) {
             if (frameCount == 0) revert InvalidFrameCount();
             _checkRange(firstBlock, lastBlock);
+            if (previousHash != 0) revert FrameChainMismatch(0, previousHash);
             if (received != 0) {
                 emit PendingBatchDiscarded(batchIndex, _pending.firstBlock, received);
             }
@@ -275,8 +289,10 @@ contract Rollup {
         ) revert FrameMismatch();
         // `received < frameCount` holds here, so this also rejects `frameIndex >= frameCount`.
         if (frameIndex != received) revert FrameOutOfOrder(received, frameIndex);
+        bytes32 previous = pending.runningHash;
+        if (previousHash != previous) revert FrameChainMismatch(previous, previousHash);
 
-        bytes32 runningHash = keccak256(abi.encodePacked(pending.runningHash, frameHash));
+        bytes32 runningHash = keccak256(abi.encodePacked(previous, frameHash));
         emit FrameSubmitted(batchIndex, frameIndex, frameCount, frameHash);
         if (frameIndex + 1 == frameCount) {
             delete _pending;

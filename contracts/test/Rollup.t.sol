@@ -165,7 +165,7 @@ contract RollupTest is RollupFixture {
 
     function test_submitBatch_rejectsWhileFrameBatchPending() public {
         vm.prank(BATCHER);
-        rollup.submitFrame(1, 3, rootOf(3), hashOf(3), 0, 2, "frame 0");
+        rollup.submitFrame(1, 3, rootOf(3), hashOf(3), 0, 2, bytes32(0), "frame 0");
         vm.expectRevert(Rollup.PendingBatchExists.selector);
         vm.prank(BATCHER);
         rollup.submitBatch(1, 3, rootOf(3), hashOf(3), "x");

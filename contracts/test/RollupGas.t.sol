@@ -25,11 +25,15 @@ contract RollupGasTest is RollupFixture {
 
     function test_gas_submitFrame_3x100KB() public {
         vm.pauseGasMetering();
+        bytes32 previousHash;
         for (uint16 i = 0; i < 3; i++) {
+            bytes memory frame = randomData(100 * 1024, i);
             bytes memory callData = abi.encodeCall(
-                Rollup.submitFrame,
-                (2, 200, rootOf(200), hashOf(200), i, 3, randomData(100 * 1024, i))
+                Rollup.submitFrame, (2, 200, rootOf(200), hashOf(200), i, 3, previousHash, frame)
             );
+            previousHash = i == 0
+                ? keccak256(frame)
+                : keccak256(abi.encodePacked(previousHash, keccak256(frame)));
             vm.prank(BATCHER);
             vm.resumeGasMetering();
             (bool ok,) = address(rollup).call(callData);

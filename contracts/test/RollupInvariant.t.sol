@@ -22,10 +22,13 @@ contract RollupHandler {
     uint64 internal pendingLast;
     uint16 internal pendingCount;
     uint16 internal pendingNext;
+    /// Running hash `acc` over the pending batch's frames received (zero when none is pending).
+    bytes32 public pendingRunning;
 
     // What happened.
     uint64[] public committedFirst;
     uint64[] public committedLast;
+    bytes32[] public committedCommitment;
     uint256 public calls;
     uint256 public rejected;
     /// Calls whose outcome (success, or the exact revert data) differed from the model's.
@@ -73,71 +76,48 @@ contract RollupHandler {
             ),
             expected
         );
-        if (ok) commit(first, last);
+        if (ok) commit(first, last, calldataCommitment(keccak256(data)));
     }
 
-    /// A frame: opens a new batch, continues the pending one in order, or is corrupted.
+    /// A frame: opens a new batch, continues the pending one in order, or is corrupted (wrong
+    /// header, order or previous hash).
     function submitFrame(uint256 seed, uint8 len, uint8 dataLen) external {
         address sender = pickSender(seed);
-        uint256 mode = (seed >> 8) % 8;
-        bytes memory data = (seed >> 24) % 32 == 0 ? bytes("") : payload(seed, dataLen);
-
-        uint64 first;
-        uint64 last;
-        uint16 index;
-        uint16 count;
-        if (mode <= 2 || !pendingActive) {
-            // Frame 0 of a new (possibly replacing) batch.
-            first = pickFirst(seed >> 16);
-            last = pickLast(seed >> 32, first, len);
-            count = uint16((seed >> 40) % 5); // 0 is invalid
-            index = mode == 7 ? 1 : 0; // occasionally a later frame with nothing pending
-        } else {
-            first = pendingFirst;
-            last = pendingLast;
-            count = pendingCount;
-            index = pendingNext;
-            if (mode == 6) index = uint16((seed >> 48) % 6); // any order
-            if (mode == 7) last = last + 1; // header mismatch
-        }
-
-        bytes memory expected;
-        if (sender != batcher) {
-            expected = abi.encodeWithSelector(Rollup.NotBatcher.selector, sender);
-        } else if (data.length == 0) {
-            expected = abi.encodeWithSelector(Rollup.EmptyData.selector);
-        } else if (index == 0) {
-            expected = count == 0
-                ? abi.encodeWithSelector(Rollup.InvalidFrameCount.selector)
-                : rangeError(first, last);
-        } else if (!pendingActive) {
-            expected = abi.encodeWithSelector(Rollup.NoPendingBatch.selector);
-        } else if (first != pendingFirst || last != pendingLast || count != pendingCount) {
-            expected = abi.encodeWithSelector(Rollup.FrameMismatch.selector);
-        } else if (index != pendingNext) {
-            expected = abi.encodeWithSelector(Rollup.FrameOutOfOrder.selector, pendingNext, index);
-        }
-
+        FrameCall memory f = pickFrame(seed, len, dataLen);
         bool ok = run(
             sender,
             abi.encodeCall(
                 Rollup.submitFrame,
-                (first, last, keccak256(abi.encode(last)), bytes32(0), index, count, data)
+                (
+                    f.first,
+                    f.last,
+                    keccak256(abi.encode(f.last)),
+                    bytes32(0),
+                    f.index,
+                    f.count,
+                    f.previousHash,
+                    f.data
+                )
             ),
-            expected
+            frameError(sender, f)
         );
         if (!ok) return;
-        if (index == 0) {
+        bytes32 frameHash = keccak256(f.data);
+        if (f.index == 0) {
             pendingActive = true;
-            pendingFirst = first;
-            pendingLast = last;
-            pendingCount = count;
+            pendingFirst = f.first;
+            pendingLast = f.last;
+            pendingCount = f.count;
             pendingNext = 0;
+            pendingRunning = frameHash;
+        } else {
+            pendingRunning = keccak256(abi.encodePacked(pendingRunning, frameHash));
         }
         pendingNext++;
         if (pendingNext == pendingCount) {
+            commit(f.first, f.last, calldataCommitment(pendingRunning));
             pendingActive = false;
-            commit(first, last);
+            pendingRunning = 0;
         }
     }
 
@@ -152,6 +132,80 @@ contract RollupHandler {
     // ---------------------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------------------
+
+    /// The arguments of a `submitFrame` call (the state root and block hash follow from them).
+    struct FrameCall {
+        uint64 first;
+        uint64 last;
+        uint16 index;
+        uint16 count;
+        bytes32 previousHash;
+        bytes data;
+    }
+
+    function pickFrame(uint256 seed, uint8 len, uint8 dataLen)
+        internal
+        view
+        returns (FrameCall memory f)
+    {
+        uint256 mode = (seed >> 8) % 8;
+        f.data = (seed >> 24) % 32 == 0 ? bytes("") : payload(seed, dataLen);
+        // Occasionally a frame of another encoding of the range: it does not chain.
+        bool unchained = (seed >> 56) % 8 == 0;
+        if (mode <= 2 || !pendingActive) {
+            // Frame 0 of a new (possibly replacing) batch.
+            f.first = pickFirst(seed >> 16);
+            f.last = pickLast(seed >> 32, f.first, len);
+            f.count = uint16((seed >> 40) % 5); // 0 is invalid
+            f.index = mode == 7 ? 1 : 0; // occasionally a later frame with nothing pending
+            if (unchained) {
+                // Chained to the pending frames, or to anything: frame 0 must name zero.
+                f.previousHash = pendingActive && (seed >> 60) % 2 == 0
+                    ? pendingRunning
+                    : keccak256(abi.encode("unchained", seed));
+            }
+        } else {
+            f.first = pendingFirst;
+            f.last = pendingLast;
+            f.count = pendingCount;
+            f.index = pendingNext;
+            f.previousHash = pendingRunning;
+            if (mode == 6) f.index = uint16((seed >> 48) % 6); // any order
+            if (mode == 7) f.last = f.last + 1; // header mismatch
+            if (unchained) f.previousHash = keccak256(abi.encode(pendingRunning, seed));
+        }
+    }
+
+    /// The revert data the rules predict for frame `f` from `sender`; empty for success.
+    function frameError(address sender, FrameCall memory f)
+        internal
+        view
+        returns (bytes memory expected)
+    {
+        if (sender != batcher) {
+            expected = abi.encodeWithSelector(Rollup.NotBatcher.selector, sender);
+        } else if (f.data.length == 0) {
+            expected = abi.encodeWithSelector(Rollup.EmptyData.selector);
+        } else if (f.index == 0) {
+            expected = f.count == 0
+                ? abi.encodeWithSelector(Rollup.InvalidFrameCount.selector)
+                : rangeError(f.first, f.last);
+            if (expected.length == 0 && f.previousHash != 0) {
+                expected =
+                    abi.encodeWithSelector(Rollup.FrameChainMismatch.selector, 0, f.previousHash);
+            }
+        } else if (!pendingActive) {
+            expected = abi.encodeWithSelector(Rollup.NoPendingBatch.selector);
+        } else if (f.first != pendingFirst || f.last != pendingLast || f.count != pendingCount) {
+            expected = abi.encodeWithSelector(Rollup.FrameMismatch.selector);
+        } else if (f.index != pendingNext) {
+            expected = abi.encodeWithSelector(Rollup.FrameOutOfOrder.selector, pendingNext, f.index);
+        } else if (f.previousHash != pendingRunning) {
+            expected = abi.encodeWithSelector(
+                Rollup.FrameChainMismatch.selector, pendingRunning, f.previousHash
+            );
+        }
+    }
 
     function pickSender(uint256 seed) internal view returns (address) {
         uint256 r = seed % 16;
@@ -202,10 +256,16 @@ contract RollupHandler {
         }
     }
 
-    function commit(uint64 first, uint64 last) internal {
+    function commit(uint64 first, uint64 last, bytes32 commitment) internal {
         committedFirst.push(first);
         committedLast.push(last);
+        committedCommitment.push(commitment);
         latest = last;
+    }
+
+    /// The documented kind-0x00 commitment of `h`: `h` with its first byte cleared.
+    function calldataCommitment(bytes32 h) internal pure returns (bytes32) {
+        return bytes32(uint256(h) & (type(uint256).max >> 8));
     }
 }
 
@@ -220,7 +280,8 @@ contract RollupInvariantTest is RollupFixture {
     }
 
     /// Committed ranges tile the L2 chain from block 1 with no gap or overlap, and the contract
-    /// stores exactly the batches the handler saw commit.
+    /// stores exactly the batches the handler saw commit, with the commitment of the data the
+    /// model chained (a frame of another encoding never enters it).
     function invariant_rangesAreContiguousFromGenesis() public view {
         uint256 count = rollup.batchCount();
         vm.assertEq(count, handler.committedCount(), "batchCount");
@@ -230,7 +291,9 @@ contract RollupInvariantTest is RollupFixture {
             uint64 last = handler.committedLast(i);
             vm.assertEq(uint256(first), uint256(previousLast) + 1, "first = previous last + 1");
             vm.assertTrue(last >= first, "non-empty range");
-            vm.assertEq(uint256(rollup.getBatch(i).lastBlock), last, "stored lastBlock");
+            Rollup.Batch memory batch = rollup.getBatch(i);
+            vm.assertEq(uint256(batch.lastBlock), last, "stored lastBlock");
+            vm.assertEq(batch.dataCommitment, handler.committedCommitment(i), "commitment");
             previousLast = last;
         }
     }
@@ -248,9 +311,12 @@ contract RollupInvariantTest is RollupFixture {
         vm.assertEq(handler.surprises(), 0, "unexpected outcome; see handler.lastSurprise()");
     }
 
-    /// The pending batch, if any, always starts right after latestBlock.
+    /// The pending batch, if any, always starts right after latestBlock, and its running hash is
+    /// the model's (the chain the next frame must name).
     function invariant_pendingBatchStartsAfterLatest() public view {
-        (uint64 firstBlock,,,, uint16 nextFrame, uint16 frameCount,) = rollup.pendingBatch();
+        (uint64 firstBlock,,,, uint16 nextFrame, uint16 frameCount, bytes32 runningHash) =
+            rollup.pendingBatch();
+        vm.assertEq(runningHash, handler.pendingRunning(), "pending runningHash");
         if (nextFrame == 0) return;
         vm.assertEq(uint256(firstBlock), uint256(rollup.latestBlock()) + 1, "pending first");
         vm.assertLt(nextFrame, frameCount, "pending batch is incomplete");

@@ -16,22 +16,44 @@ alloy::sol!(
 /// The first byte of a data commitment that says "keccak of calldata".
 pub const DATA_KIND_CALLDATA: u8 = 0;
 
+/// The contract's running hash after one more frame: `keccak256(frame)` for frame 0
+/// (`previous` is zero), `keccak256(previous ‖ keccak256(frame))` after it.
+fn chain(previous: B256, first: bool, frame: &[u8]) -> B256 {
+    let hash = alloy_primitives::keccak256(frame);
+    if first {
+        hash
+    } else {
+        alloy_primitives::keccak256([previous.as_slice(), hash.as_slice()].concat())
+    }
+}
+
+/// The `previousHash` argument of `submitFrame` for each frame of a batch sent as `frames`: zero
+/// for frame 0, and for frame `k > 0` the running hash over frames `0..k` before it (what the
+/// contract's `pendingBatch()` reports as `runningHash` once those frames landed). The contract
+/// rejects a frame whose `previousHash` differs (`FrameChainMismatch`), so frames of two
+/// encodings of the same range never commit together.
+pub fn previous_hashes<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> Vec<B256> {
+    let mut running = B256::ZERO;
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            let previous = running;
+            running = chain(running, i == 0, frame);
+            previous
+        })
+        .collect()
+}
+
 /// The data commitment the contract stores for a batch sent as `frames` (one frame for
 /// `submitBatch`): the running keccak over the frames, its first byte replaced by the kind.
 pub fn data_commitment<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> B256 {
-    let mut running: Option<B256> = None;
-    for frame in frames {
-        let hash = alloy_primitives::keccak256(frame);
-        running = Some(match running {
-            None => hash,
-            Some(previous) => {
-                alloy_primitives::keccak256([previous.as_slice(), hash.as_slice()].concat())
-            }
-        });
+    let mut running = B256::ZERO;
+    for (i, frame) in frames.into_iter().enumerate() {
+        running = chain(running, i == 0, frame);
     }
-    let mut commitment = running.unwrap_or_default();
-    commitment.0[0] = DATA_KIND_CALLDATA;
-    commitment
+    running.0[0] = DATA_KIND_CALLDATA;
+    running
 }
 
 /// Deploys `Rollup` for an L2 chain and returns its address.
@@ -50,4 +72,30 @@ pub async fn deploy<P: Provider<Ethereum>>(
         Rollup::deploy(provider, owner, batcher, l2_chain_id, genesis_hash, genesis_state_root)
             .await?;
     Ok(*contract.address())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::keccak256;
+
+    use super::*;
+
+    #[test]
+    fn previous_hashes_follow_the_documented_running_hash() {
+        let frames: [&[u8]; 3] = [b"frame 0", b"frame 1", b"frame 2"];
+        let acc0 = keccak256(frames[0]);
+        let acc1 = keccak256([acc0.as_slice(), keccak256(frames[1]).as_slice()].concat());
+        let acc2 = keccak256([acc1.as_slice(), keccak256(frames[2]).as_slice()].concat());
+        assert_eq!(previous_hashes(frames), vec![B256::ZERO, acc0, acc1]);
+
+        let mut commitment = acc2;
+        commitment.0[0] = DATA_KIND_CALLDATA;
+        assert_eq!(data_commitment(frames), commitment);
+        // One frame: nothing to chain to, and the commitment of `submitBatch`.
+        assert_eq!(previous_hashes([frames[0]]), vec![B256::ZERO]);
+        assert!(previous_hashes(std::iter::empty::<&[u8]>()).is_empty());
+        let mut single = acc0;
+        single.0[0] = DATA_KIND_CALLDATA;
+        assert_eq!(data_commitment([frames[0]]), single);
+    }
 }

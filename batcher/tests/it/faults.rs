@@ -1,7 +1,8 @@
 //! The L1 faults the batcher must survive without losing or duplicating a range, each against
 //! a real anvil: an outage, a stuck transaction, a reorg that drops a posted batch, a revert
 //! because the range is already committed, a kill between send and confirmation, frames a
-//! lost attempt left pending, and the owner handing the batcher role to another key.
+//! lost attempt left pending, a frame of another encoding of the same range (a second batcher
+//! with the same key), and the owner handing the batcher role to another key.
 
 use std::time::Duration;
 
@@ -9,11 +10,13 @@ use alloy::{
     consensus::Transaction as _,
     network::EthereumWallet,
     providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    sol_types::SolError,
 };
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{B256, Bytes, U256};
 use batcher::{
     BatcherError,
-    l1::{L1, Rollup},
+    l1::{L1, Rollup, data_commitment, previous_hashes},
     progress::Progress,
 };
 use sequencer::test_utils::dev_signer;
@@ -193,6 +196,7 @@ async fn frames_a_lost_attempt_left_pending_are_replaced() {
         B256::repeat_byte(2),
         0,
         2,
+        B256::ZERO,
         Bytes::from_static(b"half a batch"),
     );
     assert!(stack.send_as_batcher(input).await, "the contract took the stranded frame");
@@ -206,6 +210,51 @@ async fn frames_a_lost_attempt_left_pending_are_replaced() {
     assert_eq!(l1.pending_frames().await.unwrap(), 0);
     batcher.stop().await.unwrap();
     assert_eq!(stack.batcher_reverts().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_of_another_encoding_of_the_range_reverts() {
+    let stack = Stack::start().await;
+    // Two batchers with the same key post blocks 1..=5 in two frames each, encoded with other
+    // settings: same header, same frame indexes, other bytes.
+    let a: [&[u8]; 2] = [b"attempt a: frame 0", b"attempt a: frame 1"];
+    let b: [&[u8]; 2] = [b"attempt b: frame 0, larger frames", b"attempt b: frame 1"];
+    let (chain_a, chain_b) = (previous_hashes(a), previous_hashes(b));
+    assert_eq!(chain_a[0], B256::ZERO);
+    let frame = |attempt: [&[u8]; 2], chain: &[B256], i: usize| {
+        L1::frame_calldata(
+            1,
+            5,
+            B256::repeat_byte(1),
+            B256::repeat_byte(2),
+            i as u16,
+            2,
+            chain[i],
+            Bytes::copy_from_slice(attempt[i]),
+        )
+    };
+    assert!(stack.send_as_batcher(frame(a, &chain_a, 0)).await, "a's frame 0 opens the batch");
+
+    // b's frame 1, chained to b's frame 0, does not extend a's: the contract says so...
+    let stray = frame(b, &chain_b, 1);
+    let call = TransactionRequest::default()
+        .from(dev_signer(BATCHER).address())
+        .to(stack.rollup)
+        .input(stray.clone().into());
+    let error = stack.l1().call(call).await.expect_err("b's frame 1 reverts");
+    let revert = error.as_error_resp().and_then(|e| e.as_revert_data()).expect("revert data");
+    let mismatch = Rollup::FrameChainMismatch::abi_decode(&revert).expect("FrameChainMismatch");
+    assert_eq!((mismatch.expected, mismatch.got), (chain_a[1], chain_b[1]));
+    // ...and a mined transaction of it reverts instead of committing a mix of a and b.
+    assert!(!stack.send_as_batcher(stray).await, "b's frame 1 is refused");
+    let l1 = L1::connect(&stack.anvil.url(), stack.rollup, dev_signer(BATCHER)).await.unwrap();
+    assert_eq!(l1.pending_frames().await.unwrap(), 1, "a's batch still waits for its frame 1");
+    assert_eq!(stack.committed().await, 0);
+
+    assert!(stack.send_as_batcher(frame(a, &chain_a, 1)).await, "a's frame 1 completes a");
+    let batch = Rollup::new(stack.rollup, stack.l1()).getBatch(U256::ZERO).call().await.unwrap();
+    assert_eq!(batch.dataCommitment, data_commitment(a));
+    assert_eq!(stack.batcher_reverts().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

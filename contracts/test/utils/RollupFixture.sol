@@ -41,13 +41,19 @@ abstract contract RollupFixture is Test {
         return bytes32(uint256(h) & (type(uint256).max >> 8));
     }
 
-    /// @dev The documented running hash over frames.
-    function frameCommitment(bytes[] memory frames) internal pure returns (bytes32) {
-        bytes32 acc = keccak256(frames[0]);
-        for (uint256 i = 1; i < frames.length; i++) {
-            acc = keccak256(abi.encodePacked(acc, keccak256(frames[i])));
+    /// @dev The documented running hash `acc_{n-1}` over the first `n` frames, zero for `n = 0`:
+    /// the `previousHash` frame `n` must carry.
+    function runningHash(bytes[] memory frames, uint256 n) internal pure returns (bytes32 acc) {
+        for (uint256 i = 0; i < n; i++) {
+            acc = i == 0
+                ? keccak256(frames[0])
+                : keccak256(abi.encodePacked(acc, keccak256(frames[i])));
         }
-        return calldataCommitment(acc);
+    }
+
+    /// @dev The documented commitment of a batch sent as `frames`.
+    function frameCommitment(bytes[] memory frames) internal pure returns (bytes32) {
+        return calldataCommitment(runningHash(frames, frames.length));
     }
 
     /// @dev `size` bytes of keccak output: pseudo-random and almost never zero.

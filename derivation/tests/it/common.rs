@@ -52,7 +52,8 @@ pub(crate) async fn post_batch(
     block_hash: B256,
     data: Vec<u8>,
 ) {
-    let input = L1::calldata(first, last, state_root, block_hash, 0, 1, Bytes::from(data));
+    let input =
+        L1::calldata(first, last, state_root, block_hash, 0, 1, B256::ZERO, Bytes::from(data));
     assert!(stack.send_as_batcher(input).await, "the contract accepted the batch");
 }
 
