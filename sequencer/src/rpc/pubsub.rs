@@ -55,6 +55,11 @@ async fn next<T: Clone>(rx: &mut Receiver<T>, sink: &SubscriptionSink) -> Option
     }
 }
 
+/// The most missed blocks read back for one subscriber. A subscriber further behind (a stalled
+/// client) has its subscription ended with an error and must subscribe again, so it cannot
+/// make the node read blocks without bound.
+const MAX_READ_BACK: u64 = 1_024;
+
 /// The committed blocks in order for one subscriber. The broadcast keeps the newest 1,024; a
 /// subscriber slower than that (a client reading a logs subscription of busy blocks slowly)
 /// would miss some, so the blocks it missed are read back from the store before the next one
@@ -64,8 +69,9 @@ struct BlockFeed {
     read: Box<dyn Fn(u64) -> Option<StoredBlock> + Send + Sync>,
     /// The number after the last block handed out.
     next: Option<u64>,
-    /// Missed blocks still to read back, then the block received after them.
+    /// Blocks still to read back from the store.
     missed: std::ops::Range<u64>,
+    /// The block received, when it is handed out as broadcast.
     held: Option<Arc<StoredBlock>>,
 }
 
@@ -79,19 +85,27 @@ impl BlockFeed {
         Self::new(move |number| store.blocks().ok()?.block(number).ok()?)
     }
 
-    /// Takes a block from the broadcast; the blocks between the last one handed out and it
-    /// are read back first.
-    fn receive(&mut self, block: Arc<StoredBlock>) {
-        if let Some(expected) = self.next
-            && block.header.number > expected
-        {
-            self.missed = expected..block.header.number;
+    /// Takes a block from the broadcast. After a gap, the blocks missed and this one are read
+    /// from the store instead: what it holds is one chain, even where a replica's writer
+    /// replaced blocks since they were broadcast. Returns how far behind the subscriber is
+    /// when that is more than [`MAX_READ_BACK`] blocks.
+    fn receive(&mut self, block: Arc<StoredBlock>) -> Result<(), u64> {
+        let number = block.header.number;
+        match self.next {
+            Some(expected) if number > expected => {
+                let behind = number - expected;
+                if behind > MAX_READ_BACK {
+                    return Err(behind);
+                }
+                self.missed = expected..number + 1;
+            }
+            _ => self.held = Some(block),
         }
-        self.held = Some(block);
+        Ok(())
     }
 
-    /// The next block to hand out, if one is ready. A missed block the store does not answer
-    /// for (cannot happen: bodies are kept) is skipped rather than ending the subscription.
+    /// The next block to hand out, if one is ready. A block the store does not answer for
+    /// (cannot happen: bodies are kept) is skipped rather than ending the subscription.
     fn ready(&mut self) -> Option<Arc<StoredBlock>> {
         let block = self
             .missed
@@ -102,18 +116,28 @@ impl BlockFeed {
         Some(block)
     }
 
-    /// The next block; `None` once the node or the subscriber closed.
+    /// The next block; `None` once the node or the subscriber closed; an error when the
+    /// subscriber fell too far behind.
     async fn next(
         &mut self,
         rx: &mut Receiver<Arc<StoredBlock>>,
         sink: &SubscriptionSink,
-    ) -> Option<Arc<StoredBlock>> {
+    ) -> Result<Option<Arc<StoredBlock>>, String> {
         loop {
+            let reading_back = !self.missed.is_empty();
             if let Some(block) = self.ready() {
-                return Some(block);
+                if reading_back {
+                    // Store reads on an async worker: let other tasks run between them.
+                    tokio::task::yield_now().await;
+                }
+                return Ok(Some(block));
             }
-            let block = next(rx, sink).await?;
-            self.receive(block);
+            let Some(block) = next(rx, sink).await else { return Ok(None) };
+            if let Err(behind) = self.receive(block) {
+                return Err(format!(
+                    "subscriber fell {behind} blocks behind (at most {MAX_READ_BACK} are replayed): subscribe again"
+                ));
+            }
         }
     }
 }
@@ -131,7 +155,7 @@ impl EthPubSubApiServer for PubSub {
                 let (mut feed, mut blocks) =
                     (BlockFeed::of(&self.node), self.node.blocks.subscribe());
                 let sink = pending.accept().await?;
-                while let Some(block) = feed.next(&mut blocks, &sink).await {
+                while let Some(block) = feed.next(&mut blocks, &sink).await? {
                     let sealed = Sealed::new_unchecked(block.header.clone(), block.hash);
                     let header = Header::from_consensus(sealed, None, None);
                     if !send(&sink, &header).await {
@@ -151,7 +175,7 @@ impl EthPubSubApiServer for PubSub {
                 let (mut feed, mut blocks) =
                     (BlockFeed::of(&self.node), self.node.blocks.subscribe());
                 let sink = pending.accept().await?;
-                'blocks: while let Some(block) = feed.next(&mut blocks, &sink).await {
+                'blocks: while let Some(block) = feed.next(&mut blocks, &sink).await? {
                     if !filter.matches_bloom(block.header.logs_bloom) {
                         continue;
                     }
@@ -241,19 +265,25 @@ mod tests {
     #[test]
     fn a_subscriber_that_lagged_gets_the_blocks_it_missed_from_the_store() {
         let mut feed = BlockFeed::new(|number| (number != 8).then(|| block(number)));
-        feed.receive(Arc::new(block(3)));
+        feed.receive(Arc::new(block(3))).unwrap();
         assert_eq!(numbers(&mut feed), vec![3], "the first block starts the feed");
-        feed.receive(Arc::new(block(4)));
+        feed.receive(Arc::new(block(4))).unwrap();
         assert_eq!(numbers(&mut feed), vec![4]);
-        // The broadcast dropped 5 and 6 for this subscriber: read back, in order.
-        feed.receive(Arc::new(block(7)));
+        // The broadcast dropped 5 and 6 for this subscriber: read back, in order, and 7 with
+        // them from the store.
+        feed.receive(Arc::new(block(7))).unwrap();
         assert_eq!(numbers(&mut feed), vec![5, 6, 7]);
         // One the store cannot answer for is skipped, not an end.
-        feed.receive(Arc::new(block(9)));
+        feed.receive(Arc::new(block(9))).unwrap();
         assert_eq!(numbers(&mut feed), vec![9]);
         // A replacement at a height already handed out (a replica's writer replaced blocks) is
         // handed out as it comes.
-        feed.receive(Arc::new(block(9)));
+        feed.receive(Arc::new(block(9))).unwrap();
         assert_eq!(numbers(&mut feed), vec![9]);
+        // Too far behind: the subscription ends rather than read without bound.
+        let far = 10 + MAX_READ_BACK + 1;
+        assert_eq!(feed.receive(Arc::new(block(far))), Err(MAX_READ_BACK + 1));
+        assert_eq!(feed.receive(Arc::new(block(10 + MAX_READ_BACK))), Ok(()));
+        assert_eq!(numbers(&mut feed).len() as u64, MAX_READ_BACK + 1);
     }
 }
