@@ -163,6 +163,9 @@ impl L1Source {
     /// still canonical (checked by hash at each call, which vouches for every block before it);
     /// after an L1 reorg it is read again from `from`.
     async fn batchers(&self, from: u64, to: u64) -> DerivationResult<BatcherHistory> {
+        // Read before anything it vouches for: if a reorg lands after this, the hash kept is
+        // the replaced one, and the next call reads the history again.
+        let to_hash = self.block_hash(to).await?;
         let known = self
             .known_batchers
             .lock()
@@ -176,9 +179,7 @@ impl L1Source {
                 // Changes after `to` precede no frame of the range: `at` ignores them.
                 return Ok(known.history);
             }
-            // The range's last block is read before its logs: if a reorg replaces it in
-            // between, the hash kept is the replaced one and the next call reads again.
-            if let Some(to_hash) = self.block_hash(to).await? {
+            if let Some(to_hash) = to_hash {
                 self.read_batcher_changes(known.to + 1, to, &mut known.history).await?;
                 (known.to, known.to_hash) = (to, to_hash);
                 *self.known_batchers.lock().unwrap_or_else(PoisonError::into_inner) =
@@ -186,7 +187,6 @@ impl L1Source {
                 return Ok(known.history);
             }
         }
-        let to_hash = self.block_hash(to).await?;
         let mut history = BatcherHistory::default();
         let deployed_in_range = self.read_batcher_changes(from, to, &mut history).await?;
         if !deployed_in_range && from > 0 {

@@ -13,6 +13,24 @@ alloy::sol!(
     "../contracts/artifacts/Rollup.json"
 );
 
+/// `submitFrame` as contracts deployed before frames were chained declare it (without
+/// `previousHash`, selector `0x5c4ce949`): readers still decode the frames such a deployment
+/// holds.
+pub mod unchained {
+    alloy::sol! {
+        #[derive(Debug)]
+        function submitFrame(
+            uint64 firstBlock,
+            uint64 lastBlock,
+            bytes32 stateRoot,
+            bytes32 blockHash,
+            uint16 frameIndex,
+            uint16 frameCount,
+            bytes data
+        ) external;
+    }
+}
+
 /// The first byte of a data commitment that says "keccak of calldata".
 pub const DATA_KIND_CALLDATA: u8 = 0;
 
@@ -97,5 +115,12 @@ mod tests {
         let mut single = acc0;
         single.0[0] = DATA_KIND_CALLDATA;
         assert_eq!(data_commitment([frames[0]]), single);
+    }
+
+    #[test]
+    fn the_unchained_submit_frame_is_the_selector_older_deployments_hold() {
+        use alloy::sol_types::SolCall;
+        assert_eq!(unchained::submitFrameCall::SELECTOR, [0x5c, 0x4c, 0xe9, 0x49]);
+        assert_ne!(unchained::submitFrameCall::SELECTOR, Rollup::submitFrameCall::SELECTOR);
     }
 }

@@ -272,6 +272,9 @@ impl BatchReader {
             call.data
         } else if let Ok(call) = Rollup::submitFrameCall::abi_decode(input) {
             call.data
+        } else if let Ok(call) = super::contract::unchained::submitFrameCall::abi_decode(input) {
+            // A deployment from before frames were chained.
+            call.data
         } else {
             return Err(malformed(
                 index,
