@@ -128,8 +128,9 @@ pub struct AddOutcome {
     /// The sender's queued transactions it made executable (it filled their gap), in nonce
     /// order.
     pub promoted: Vec<B256>,
-    /// Transactions evicted to make room, and the sender's queued ones it made executable
-    /// that its balance cannot cover together with it.
+    /// Transactions evicted to make room, and the sender's transactions above its nonce
+    /// (queued: it filled a gap before them, or one remains) that its balance cannot cover
+    /// together with it and those before them.
     pub evicted: Vec<B256>,
 }
 
@@ -411,8 +412,9 @@ impl TxPool {
         queue.advance_pending();
         self.queued = self.queued + queue.queued() - queued_before;
         if replaced.is_none() {
-            // It was checked against the sender's transactions below it: those above it, which
-            // it may have made executable, must still be covered with it.
+            // It was checked against the sender's transactions below it: those above it (all
+            // queued, behind the gap it filled or one still open) must still be covered with
+            // it, or leave.
             let balance = account.balance;
             let dropped =
                 self.edit_sender(sender, |queue| queue.split_unaffordable(queue.spent, balance));

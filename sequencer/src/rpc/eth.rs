@@ -145,6 +145,25 @@ impl EthRpc {
         Ok(self.node.store.blocks()?.header(number)?)
     }
 
+    /// The stored block with hash `hash`, number and block read in one view of the store (a
+    /// replica's writer may replace the block at a height between two reads).
+    fn block_by_hash(&self, hash: &B256) -> RpcResult<Option<StoredBlock>> {
+        let blocks = self.node.store.blocks()?;
+        let Some(number) = blocks.number(hash)? else { return Ok(None) };
+        Ok(blocks.block(number)?.filter(|block| block.hash == *hash))
+    }
+
+    /// The stored block a block id names, if there is one.
+    fn block_at(&self, block: BlockId) -> RpcResult<Option<StoredBlock>> {
+        match block {
+            BlockId::Hash(hash) => self.block_by_hash(&hash.block_hash),
+            BlockId::Number(_) => match self.resolve(block)? {
+                Some(number) => self.stored_block(number),
+                None => Ok(None),
+            },
+        }
+    }
+
     /// The RPC header of block `number`, if it exists.
     fn rpc_header(&self, number: u64) -> RpcResult<Option<alloy::rpc::types::Header>> {
         let blocks = self.node.store.blocks()?;
@@ -156,8 +175,7 @@ impl EthRpc {
 
     /// The stored block a block id names; [`RpcError::BlockNotFound`] when there is none.
     pub(crate) fn existing_block(&self, block: BlockId) -> RpcResult<StoredBlock> {
-        let number = self.resolve(block)?.ok_or(RpcError::BlockNotFound)?;
-        self.stored_block(number)?.ok_or(RpcError::BlockNotFound)
+        self.block_at(block)?.ok_or(RpcError::BlockNotFound)
     }
 
     /// A transaction's EIP-2718 encoding by hash, from the chain or the pool.
@@ -588,8 +606,7 @@ impl EthApiServer for EthRpc {
         hash: B256,
         index: Index,
     ) -> JsonRpcResult<Option<Bytes>> {
-        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
-        let Some(stored) = self.stored_block(number)? else { return Ok(None) };
+        let Some(stored) = self.block_by_hash(&hash)? else { return Ok(None) };
         Ok(raw_at(&stored, index.0))
     }
 
@@ -601,8 +618,12 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_header_by_hash(&self, hash: B256) -> JsonRpcResult<Option<alloy::rpc::types::Header>> {
-        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
-        Ok(self.rpc_header(number)?)
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        let Some(number) = blocks.number(&hash).map_err(RpcError::from)? else { return Ok(None) };
+        // Read in the same view as the number, and only if it still has that hash.
+        let header = blocks.header(number).map_err(RpcError::from)?;
+        let held = blocks.hash(number).map_err(RpcError::from)?;
+        Ok(header.filter(|_| held == Some(hash)).map(|header| convert::header(header, hash)))
     }
 
     fn get_transaction_receipt(&self, hash: B256) -> JsonRpcResult<Option<TransactionReceipt>> {
@@ -625,13 +646,11 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_block_by_hash(&self, hash: B256, full: bool) -> JsonRpcResult<Option<Block>> {
-        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
-        Ok(self.stored_block(number)?.map(|b| convert::block(&b, full)))
+        Ok(self.block_by_hash(&hash)?.map(|b| convert::block(&b, full)))
     }
 
     fn get_block_receipts(&self, block: BlockId) -> JsonRpcResult<Option<Vec<TransactionReceipt>>> {
-        let Some(number) = self.resolve(block)? else { return Ok(None) };
-        Ok(self.stored_block(number)?.map(|b| convert::receipts(&b)))
+        Ok(self.block_at(block)?.map(|b| convert::receipts(&b)))
     }
 
     fn get_block_transaction_count_by_number(
@@ -670,8 +689,7 @@ impl EthApiServer for EthRpc {
         hash: B256,
         index: Index,
     ) -> JsonRpcResult<Option<Transaction>> {
-        let Some(number) = self.number_by_hash(&hash)? else { return Ok(None) };
-        let Some(stored) = self.stored_block(number)? else { return Ok(None) };
+        let Some(stored) = self.block_by_hash(&hash)? else { return Ok(None) };
         let i = index.0;
         Ok(stored.transactions.get(i).map(|tx| convert::transaction(&stored, i, tx)))
     }
