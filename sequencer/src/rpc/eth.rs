@@ -27,7 +27,8 @@ use crate::{
     executor::{self, BlockEnv, CodeCache},
     node::Node,
     state::StateReader,
-    store::{StateView, StoredBlock},
+    store::{BlockReader, StateView, StoredBlock},
+    txpool::PooledTx,
 };
 
 /// Lowest priority fee the node suggests (0.001 gwei): enough to order, cheap on an L2.
@@ -166,11 +167,7 @@ impl EthRpc {
 
     /// The RPC header of block `number`, if it exists.
     fn rpc_header(&self, number: u64) -> RpcResult<Option<alloy::rpc::types::Header>> {
-        let blocks = self.node.store.blocks()?;
-        let (Some(header), Some(hash)) = (blocks.header(number)?, blocks.hash(number)?) else {
-            return Ok(None);
-        };
-        Ok(Some(convert::header(header, hash)))
+        header_in(&self.node.store.blocks()?, number)
     }
 
     /// The stored block a block id names; [`RpcError::BlockNotFound`] when there is none.
@@ -178,14 +175,28 @@ impl EthRpc {
         self.block_at(block)?.ok_or(RpcError::BlockNotFound)
     }
 
-    /// A transaction's EIP-2718 encoding by hash, from the chain or the pool.
-    pub(crate) fn raw_transaction(&self, hash: &B256) -> RpcResult<Option<Bytes>> {
+    /// Where the transaction with hash `hash` is: in a stored block, or in the pool.
+    fn locate_transaction(&self, hash: &B256) -> RpcResult<Option<Located>> {
         let blocks = self.node.store.blocks()?;
         if let Some(location) = blocks.tx_location(hash)? {
+            let index = location.index as usize;
             let block = blocks.block(location.block)?;
-            return Ok(block.and_then(|b| raw_at(&b, location.index as usize)));
+            return Ok(block
+                .filter(|block| index < block.transactions.len())
+                .map(|block| Located::Included(Box::new(block), index)));
         }
-        Ok(self.node.pool.lock().get(hash).map(|p| p.tx.inner().encoded_2718().into()))
+        Ok(self.node.pool.lock().get(hash).map(Located::Pooled))
+    }
+
+    /// A transaction's EIP-2718 encoding by hash, from the chain or the pool.
+    pub(crate) fn raw_transaction(&self, hash: &B256) -> RpcResult<Option<Bytes>> {
+        Ok(self.locate_transaction(hash)?.map(|located| {
+            match located {
+                Located::Included(block, index) => block.transactions[index].inner().encoded_2718(),
+                Located::Pooled(pooled) => pooled.tx.inner().encoded_2718(),
+            }
+            .into()
+        }))
     }
 
     /// The state after the block `block` names (default: latest).
@@ -574,18 +585,12 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> JsonRpcResult<Option<Transaction>> {
-        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
-        if let Some(location) = blocks.tx_location(&hash).map_err(RpcError::from)? {
-            let Some(block) = blocks.block(location.block).map_err(RpcError::from)? else {
-                return Ok(None);
-            };
-            let index = location.index as usize;
-            return Ok(block
-                .transactions
-                .get(index)
-                .map(|tx| convert::transaction(&block, index, tx)));
-        }
-        Ok(self.node.pool.lock().get(&hash).map(|p| convert::pending_transaction(&p.tx)))
+        Ok(self.locate_transaction(&hash)?.map(|located| match located {
+            Located::Included(block, index) => {
+                convert::transaction(&block, index, &block.transactions[index])
+            }
+            Located::Pooled(pooled) => convert::pending_transaction(&pooled.tx),
+        }))
     }
 
     fn get_raw_transaction_by_hash(&self, hash: B256) -> JsonRpcResult<Option<Bytes>> {
@@ -621,9 +626,7 @@ impl EthApiServer for EthRpc {
         let blocks = self.node.store.blocks().map_err(RpcError::from)?;
         let Some(number) = blocks.number(&hash).map_err(RpcError::from)? else { return Ok(None) };
         // Read in the same view as the number, and only if it still has that hash.
-        let header = blocks.header(number).map_err(RpcError::from)?;
-        let held = blocks.hash(number).map_err(RpcError::from)?;
-        Ok(header.filter(|_| held == Some(hash)).map(|header| convert::header(header, hash)))
+        Ok(header_in(&blocks, number)?.filter(|header| header.hash == hash))
     }
 
     fn get_transaction_receipt(&self, hash: B256) -> JsonRpcResult<Option<TransactionReceipt>> {
@@ -906,6 +909,22 @@ impl Web3ApiServer for Web3Rpc {
     fn sha3(&self, input: Bytes) -> JsonRpcResult<B256> {
         Ok(keccak256(input))
     }
+}
+
+/// Where a transaction was found.
+enum Located {
+    /// In this stored block, at this index (within its transactions).
+    Included(Box<StoredBlock>, usize),
+    /// In the pool.
+    Pooled(Arc<PooledTx>),
+}
+
+/// The RPC header of block `number` as `blocks` holds it, if it exists.
+fn header_in(blocks: &BlockReader, number: u64) -> RpcResult<Option<alloy::rpc::types::Header>> {
+    let (Some(header), Some(hash)) = (blocks.header(number)?, blocks.hash(number)?) else {
+        return Ok(None);
+    };
+    Ok(Some(convert::header(header, hash)))
 }
 
 /// The EIP-2718 encoding of the transaction at `index` of `block`, if there is one.
