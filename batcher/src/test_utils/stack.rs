@@ -251,6 +251,25 @@ impl Stack {
         batcher_reverts(&self.l1()).await
     }
 
+    /// Hands the batcher role to `batcher`, as the contract's owner, and waits for the receipt.
+    ///
+    /// # Panics
+    /// When L1 does not answer or the call fails.
+    pub async fn set_batcher(&self, batcher: Address) {
+        let owner = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(dev_signer(OWNER)))
+            .connect_http(self.anvil.url().parse().unwrap());
+        let receipt = Rollup::new(self.rollup, &owner)
+            .setBatcher(batcher)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "setBatcher reverted");
+    }
+
     /// Sends a call with `input` to the contract from the batcher's key, as a batcher (honest
     /// or not) would, and waits until it is mined; returns whether it succeeded.
     ///

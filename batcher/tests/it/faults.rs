@@ -7,10 +7,7 @@
 use std::time::Duration;
 
 use alloy::{
-    consensus::Transaction as _,
-    network::EthereumWallet,
-    providers::{Provider, ProviderBuilder},
-    rpc::types::TransactionRequest,
+    consensus::Transaction as _, providers::Provider, rpc::types::TransactionRequest,
     sol_types::SolError,
 };
 use alloy_primitives::{B256, Bytes, U256};
@@ -21,7 +18,7 @@ use batcher::{
 };
 use sequencer::test_utils::dev_signer;
 
-use batcher::test_utils::stack::{BATCHER, OWNER, SENDER, Stack, wait_for};
+use batcher::test_utils::stack::{BATCHER, SENDER, Stack, wait_for};
 
 async fn in_flight(stack: &Stack) -> Progress {
     Progress::load(stack.batcher_dir.path()).unwrap()
@@ -264,18 +261,8 @@ async fn a_batcher_the_owner_replaced_stops_instead_of_reverting_forever() {
     let head = stack.send_transfers(10).await;
     stack.wait_committed(head, Duration::from_secs(30)).await;
 
-    let owner = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(dev_signer(OWNER)))
-        .connect_http(stack.anvil.url().parse().unwrap());
     let successor = dev_signer(SENDER + 1).address();
-    Rollup::new(stack.rollup, &owner)
-        .setBatcher(successor)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    stack.set_batcher(successor).await;
     stack.send_transfers(10).await;
     wait_for("the old batcher to stop", Duration::from_secs(30), || async {
         batcher.is_finished()

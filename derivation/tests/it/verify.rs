@@ -317,8 +317,6 @@ async fn a_datadir_is_checked_against_the_posted_chain_not_trusted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_authenticates_a_rotated_batcher_it_learns_of_between_steps() {
-    use alloy::{network::EthereumWallet, providers::ProviderBuilder};
-    use batcher::{l1::Rollup, test_utils::stack::OWNER};
     use sequencer::test_utils::dev_signer;
 
     let mut stack = Stack::start().await;
@@ -334,17 +332,7 @@ async fn a_sync_authenticates_a_rotated_batcher_it_learns_of_between_steps() {
     // The owner hands the role to another key, whose batcher posts the next batches: the
     // history the syncer read up to its last step must be extended with the change.
     let successor = dev_signer(4);
-    let owner = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(dev_signer(OWNER)))
-        .connect_http(stack.anvil.url().parse().unwrap());
-    Rollup::new(stack.rollup, &owner)
-        .setBatcher(successor.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    stack.set_batcher(successor.address()).await;
     let batcher_dir = tempfile::tempdir().unwrap();
     let mut config = stack.batcher_config();
     config.key = successor;
