@@ -80,10 +80,22 @@ pub(crate) struct Cli {
     rpc_gas_cap: u64,
 
     /// Most calls whose cost the caller controls (eth_call, eth_estimateGas,
-    /// eth_createAccessList, eth_getLogs and log filters, eth_feeHistory, eth_getProof) that
-    /// run at once; the rest wait. Default: the number of CPUs.
+    /// eth_createAccessList, eth_getLogs and log filters, eth_feeHistory, eth_getProof,
+    /// debug_trace*) that run at once; the rest wait. Default: the number of CPUs.
     #[arg(long = "rpc.max-concurrent-calls", value_name = "N", env = "SEQUENCER_RPC_MAX_CONCURRENT_CALLS", default_value_t = RpcConfig::default().max_concurrent_calls, help_heading = "RPC")]
     rpc_max_concurrent_calls: usize,
+
+    /// The longest one debug_trace* request may run, in seconds; a caller's tracer "timeout"
+    /// (geth's, default 5s) may only shorten it. Past it the request fails with "execution
+    /// timeout". Traces share the --rpc.max-concurrent-calls permits.
+    #[arg(long = "rpc.trace-timeout", value_name = "SECS", env = "SEQUENCER_RPC_TRACE_TIMEOUT", default_value_t = RpcConfig::default().trace.timeout.as_secs(), help_heading = "RPC")]
+    rpc_trace_timeout: u64,
+
+    /// Most steps the struct logger (debug_trace* without a named tracer) records per
+    /// transaction, each with a copy of the stack; a trace that would record more fails, unless
+    /// the caller's own "limit" is lower.
+    #[arg(long = "rpc.trace-max-steps", value_name = "STEPS", env = "SEQUENCER_RPC_TRACE_MAX_STEPS", default_value_t = RpcConfig::default().trace.max_steps, help_heading = "RPC")]
+    rpc_trace_max_steps: u64,
 
     /// Most blocks one eth_getLogs request may scan.
     #[arg(long = "rpc.max-logs-range", value_name = "BLOCKS", env = "SEQUENCER_RPC_MAX_LOGS_RANGE", default_value_t = RpcConfig::default().max_logs_range, help_heading = "RPC")]
@@ -274,6 +286,11 @@ impl Cli {
                 max_logs_range: self.rpc_max_logs_range,
                 gas_cap: self.rpc_gas_cap,
                 max_concurrent_calls: self.rpc_max_concurrent_calls,
+                trace: sequencer::executor::TraceBounds {
+                    timeout: Duration::from_secs(self.rpc_trace_timeout),
+                    max_steps: self.rpc_trace_max_steps,
+                    ..RpcConfig::default().trace
+                },
                 ..RpcConfig::default()
             },
             metrics_addr: self.metrics,

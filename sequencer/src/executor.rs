@@ -21,6 +21,7 @@ mod outcome;
 mod overlay;
 mod parallel;
 mod sequential;
+mod trace;
 
 use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
@@ -30,6 +31,7 @@ pub use evm::CodeCache;
 pub use infer::{Chain, Inference, infer, infer_batch, infer_chains, worth_inferring};
 pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
+pub use trace::{TraceBounds, TraceError, Tracer, TxTrace, trace_call, trace_transactions};
 
 use crate::{
     chain::{ChainSpec, Hardfork, PendingHeader},

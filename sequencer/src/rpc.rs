@@ -46,9 +46,11 @@ pub struct RpcConfig {
     /// Gas limit of `eth_call` and the ceiling of `eth_estimateGas`.
     pub gas_cap: u64,
     /// Most calls whose cost the caller controls (`eth_call`, `eth_estimateGas`,
-    /// `eth_createAccessList`, log queries, `eth_feeHistory`, `eth_getProof`) run at once; the
-    /// rest wait their turn.
+    /// `eth_createAccessList`, log queries, `eth_feeHistory`, `eth_getProof`, `debug_trace*`)
+    /// run at once; the rest wait their turn.
     pub max_concurrent_calls: usize,
+    /// Bounds of `debug_trace*` requests (time, struct-log steps, recorded bytes).
+    pub trace: crate::executor::TraceBounds,
 }
 
 impl Default for RpcConfig {
@@ -62,6 +64,7 @@ impl Default for RpcConfig {
             max_logs: 20_000,
             gas_cap: 50_000_000,
             max_concurrent_calls: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            trace: crate::executor::TraceBounds::default(),
         }
     }
 }

@@ -218,3 +218,121 @@ impl StateReader for MemoryState {
         Ok(self.block_hashes.get(&number).copied())
     }
 }
+
+/// A state with a diff applied on top, read through without copying either: the state after
+/// some transactions of a block, for tracing a call at a position inside it.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffState<'a> {
+    base: &'a dyn StateReader,
+    diff: &'a StateDiff,
+}
+
+impl<'a> DiffState<'a> {
+    /// `diff` applied to `base`.
+    pub fn new(base: &'a dyn StateReader, diff: &'a StateDiff) -> Self {
+        Self { base, diff }
+    }
+}
+
+impl StateReader for DiffState<'_> {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        match self.diff.accounts.get(&address) {
+            Some(change) => Ok(change.info),
+            None => self.base.account(address),
+        }
+    }
+
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        let Some(change) = self.diff.accounts.get(&address) else {
+            return self.base.storage(address, slot);
+        };
+        if let Some(value) = change.storage.get(&slot) {
+            return Ok(*value);
+        }
+        if change.storage_cleared || change.info.is_none() {
+            return Ok(U256::ZERO);
+        }
+        self.base.storage(address, slot)
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>, StateError> {
+        match self.diff.codes.get(&code_hash) {
+            Some(code) => Ok(Some(code.clone())),
+            None => self.base.code(code_hash),
+        }
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        self.base.block_hash(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{address, b256};
+
+    use super::*;
+
+    #[test]
+    fn a_diff_state_reads_as_the_diff_applied() {
+        let (kept, changed, destroyed, cleared, created) = (
+            address!("0x1000000000000000000000000000000000000001"),
+            address!("0x1000000000000000000000000000000000000002"),
+            address!("0x1000000000000000000000000000000000000003"),
+            address!("0x1000000000000000000000000000000000000004"),
+            address!("0x1000000000000000000000000000000000000005"),
+        );
+        let mut base = MemoryState::default();
+        for (i, address) in [kept, changed, destroyed, cleared].into_iter().enumerate() {
+            base.accounts.insert(address, AccountInfo::with_balance(U256::from(i + 1)));
+            base.storage.insert((address, U256::from(1)), U256::from(10 + i));
+            base.storage.insert((address, U256::from(2)), U256::from(20 + i));
+        }
+        let code = Bytes::from_static(&[0x60, 0x00]);
+        let code_hash = alloy_primitives::keccak256(&code);
+        let mut diff = StateDiff::default();
+        diff.codes.insert(code_hash, code.clone());
+        diff.accounts.insert(
+            changed,
+            AccountDiff {
+                info: Some(AccountInfo::with_balance(U256::from(99))),
+                storage_cleared: false,
+                storage: [(U256::from(1), U256::ZERO), (U256::from(3), U256::from(7))].into(),
+            },
+        );
+        diff.accounts.insert(destroyed, AccountDiff { info: None, ..Default::default() });
+        diff.accounts.insert(
+            cleared,
+            AccountDiff {
+                info: Some(AccountInfo { nonce: 1, balance: U256::ZERO, code_hash }),
+                storage_cleared: true,
+                storage: [(U256::from(2), U256::from(5))].into(),
+            },
+        );
+        diff.accounts.insert(
+            created,
+            AccountDiff {
+                info: Some(AccountInfo::with_balance(U256::from(1))),
+                storage_cleared: true,
+                storage: [(U256::from(1), U256::from(1))].into(),
+            },
+        );
+        let layered = DiffState::new(&base, &diff);
+        let mut applied = base.clone();
+        applied.apply(&diff);
+        for address in [kept, changed, destroyed, cleared, created] {
+            assert_eq!(layered.account(address).unwrap(), applied.account(address).unwrap());
+            for slot in 0..4 {
+                let slot = U256::from(slot);
+                assert_eq!(
+                    layered.storage(address, slot).unwrap(),
+                    applied.storage(address, slot).unwrap(),
+                    "{address} slot {slot}"
+                );
+            }
+        }
+        assert_eq!(layered.code(code_hash).unwrap(), Some(code));
+        let missing = b256!("0x00000000000000000000000000000000000000000000000000000000000000aa");
+        assert_eq!(layered.code(missing).unwrap(), None);
+    }
+}

@@ -12,7 +12,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use revm::{
     Context, ExecuteEvm, MainBuilder, MainContext,
     context::{
-        TxEnv,
+        CfgEnv, TxEnv,
         result::{EVMError, ExecutionResult, HaltReason, OutOfGasError},
     },
     context_interface::either::Either,
@@ -252,8 +252,25 @@ pub(crate) fn halt_message(reason: &HaltReason) -> String {
     }
 }
 
+/// The revm configuration calls run with: geth's `eth_call` rules (no nonce check, calls from
+/// contracts allowed, no block gas limit, no base fee unless the request sets fees), and no
+/// fee charged at all when `skip_fees`.
+pub(crate) fn call_cfg(env: &BlockEnv, request: &TransactionRequest, skip_fees: bool) -> CfgEnv {
+    let mut cfg = evm::cfg_env(env);
+    cfg.disable_nonce_check = true;
+    cfg.disable_eip3607 = true;
+    cfg.disable_block_gas_limit = true;
+    cfg.tx_gas_limit_cap = Some(u64::MAX);
+    let pays = request.gas_price.is_some_and(|p| p > 0)
+        || request.max_fee_per_gas.is_some_and(|p| p > 0)
+        || request.max_priority_fee_per_gas.is_some_and(|p| p > 0);
+    cfg.disable_base_fee = !pays;
+    cfg.disable_fee_charge = skip_fees;
+    cfg
+}
+
 /// The revm transaction of a request with gas limit `gas`.
-fn request_tx_env(
+pub(crate) fn request_tx_env(
     request: &TransactionRequest,
     env: &BlockEnv,
     gas: u64,
@@ -305,18 +322,8 @@ fn run(
     list: Option<&AccessList>,
     skip_fees: bool,
 ) -> Result<(ExecutionResult, EvmState), CallError> {
-    let mut cfg = evm::cfg_env(env);
-    cfg.disable_nonce_check = true;
-    cfg.disable_eip3607 = true;
-    cfg.disable_block_gas_limit = true;
-    cfg.tx_gas_limit_cap = Some(u64::MAX);
-    let pays = request.gas_price.is_some_and(|p| p > 0)
-        || request.max_fee_per_gas.is_some_and(|p| p > 0)
-        || request.max_priority_fee_per_gas.is_some_and(|p| p > 0);
-    cfg.disable_base_fee = !pays;
-    cfg.disable_fee_charge = skip_fees;
     let mut vm = Context::mainnet()
-        .with_cfg(cfg)
+        .with_cfg(call_cfg(env, request, skip_fees))
         .with_block(evm::block_env(env))
         .with_ref_db(StateDb { state, codes })
         .build_mainnet();

@@ -9,6 +9,10 @@ use alloy::{
         Header, Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
         pubsub::{Params, SubscriptionKind},
         state::StateOverride,
+        trace::{
+            common::TraceResult,
+            geth::{GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace},
+        },
     },
 };
 use std::collections::BTreeMap;
@@ -345,10 +349,46 @@ pub trait Web3Api {
     fn sha3(&self, input: Bytes) -> RpcResult<B256>;
 }
 
-/// The `debug_` methods that hand out the chain's consensus encodings (as geth serves them to
-/// indexers and tools that verify blocks themselves). No tracing: this node does not trace.
+/// The `debug_` methods: the chain's consensus encodings (as geth serves them to indexers and
+/// tools that verify blocks themselves), and tracing with geth's built-in tracers.
 #[rpc(server, client, namespace = "debug")]
 pub trait DebugApi {
+    /// Traces a transaction of the chain: its block replayed over the parent's state up to
+    /// it, then it under the tracer the options name (the struct logger when none).
+    #[method(name = "traceTransaction")]
+    async fn trace_transaction(
+        &self,
+        hash: B256,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<GethTrace>;
+
+    /// Traces every transaction of a block, by number or tag.
+    #[method(name = "traceBlockByNumber")]
+    async fn trace_block_by_number(
+        &self,
+        block: BlockNumberOrTag,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult<GethTrace, String>>>;
+
+    /// Traces every transaction of a block, by hash.
+    #[method(name = "traceBlockByHash")]
+    async fn trace_block_by_hash(
+        &self,
+        hash: B256,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult<GethTrace, String>>>;
+
+    /// Traces a call as `eth_call` would run it at `block` (default latest), with state
+    /// overrides, block overrides, and `txIndex` (run after that many of the block's
+    /// transactions, on the block's own environment).
+    #[method(name = "traceCall")]
+    async fn trace_call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        options: Option<GethDebugTracingCallOptions>,
+    ) -> RpcResult<GethTrace>;
+
     /// The RLP encoding of a block's header.
     #[method(name = "getRawHeader")]
     fn get_raw_header(&self, block: BlockId) -> RpcResult<Bytes>;

@@ -1,12 +1,33 @@
-//! The `debug_getRaw*` methods: the chain's consensus encodings of headers, blocks, receipts
-//! and transactions, for indexers and tools that check blocks themselves rather than trust
-//! the node's JSON.
+//! The `debug_` namespace: the `debug_getRaw*` methods (the chain's consensus encodings of
+//! headers, blocks, receipts and transactions, for indexers and tools that check blocks
+//! themselves rather than trust the node's JSON) and the `debug_trace*` methods (geth's
+//! tracers over a stored block's transactions, or over a call).
 
-use alloy::eips::{BlockId, eip2718::Encodable2718};
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
+    rpc::types::{
+        BlockOverrides, TransactionRequest,
+        trace::{
+            common::TraceResult,
+            geth::{GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace},
+        },
+    },
+};
 use alloy_primitives::{B256, Bytes};
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, async_trait};
 
-use super::{api::DebugApiServer, eth::EthRpc};
+use super::{
+    api::DebugApiServer,
+    error::{RpcError, RpcResult as Result},
+    eth::EthRpc,
+};
+use crate::{
+    executor::{
+        self, BlockEnv, BlockExecutor, ExecError, ExecTx, SequentialExecutor, Tracer, TxTrace,
+    },
+    state::{DiffState, StateDiff},
+    store::StoredBlock,
+};
 
 /// The `debug_` API implementation (block lookups shared with `eth_`).
 #[derive(Debug, Clone)]
@@ -14,6 +35,7 @@ pub(crate) struct DebugRpc {
     pub(crate) eth: EthRpc,
 }
 
+#[async_trait]
 impl DebugApiServer for DebugRpc {
     fn get_raw_header(&self, block: BlockId) -> RpcResult<Bytes> {
         let stored = self.eth.existing_block(block)?;
@@ -33,4 +55,207 @@ impl DebugApiServer for DebugRpc {
     fn get_raw_transaction(&self, hash: B256) -> RpcResult<Option<Bytes>> {
         Ok(self.eth.raw_transaction(&hash)?)
     }
+
+    async fn trace_transaction(
+        &self,
+        hash: B256,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<GethTrace> {
+        self.eth
+            .expensive(move |eth| {
+                let tracer = tracer(eth, options.unwrap_or_default())?;
+                let (block, index) = block_of(eth, &hash)?;
+                match trace_block(eth, &block, |i| i == index, &tracer)?.pop() {
+                    Some((_, Ok(trace))) => Ok(trace),
+                    Some((_, Err(e))) => Err(RpcError::from(e).into()),
+                    None => Err(RpcError::TransactionNotFound.into()),
+                }
+            })
+            .await
+    }
+
+    async fn trace_block_by_number(
+        &self,
+        block: BlockNumberOrTag,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult<GethTrace, String>>> {
+        self.eth
+            .expensive(move |eth| {
+                let tracer = tracer(eth, options.unwrap_or_default())?;
+                let block = eth.existing_block(BlockId::Number(block))?;
+                Ok(block_results(trace_block(eth, &block, |_| true, &tracer)?))
+            })
+            .await
+    }
+
+    async fn trace_block_by_hash(
+        &self,
+        hash: B256,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult<GethTrace, String>>> {
+        self.eth
+            .expensive(move |eth| {
+                let tracer = tracer(eth, options.unwrap_or_default())?;
+                let block = eth.existing_block(BlockId::hash(hash))?;
+                Ok(block_results(trace_block(eth, &block, |_| true, &tracer)?))
+            })
+            .await
+    }
+
+    async fn trace_call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        options: Option<GethDebugTracingCallOptions>,
+    ) -> RpcResult<GethTrace> {
+        self.eth
+            .expensive(move |eth| {
+                let options = options.unwrap_or_default();
+                let tracer = tracer(eth, options.tracing_options)?;
+                let gas_cap = eth.node.config.rpc.gas_cap;
+                let (state, diff, mut env) = match options.tx_index {
+                    Some(index) => {
+                        let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+                        let stored = eth.existing_block(block)?;
+                        let (parent, env) = parent_of(eth, &stored)?;
+                        let diff = state_before(eth, &parent, &env, &stored, index)?;
+                        (parent, diff, env)
+                    }
+                    None => {
+                        let ctx = eth.call_context(block)?;
+                        (ctx.state, StateDiff::default(), ctx.env)
+                    }
+                };
+                if let Some(overrides) = &options.block_overrides {
+                    apply_block_overrides(&mut env, overrides)?;
+                }
+                let layered = DiffState::new(state.as_ref(), &diff);
+                let trace =
+                    eth.with_overrides(&layered, options.state_overrides, |state, codes| {
+                        Ok(executor::trace_call(state, codes, &env, &request, gas_cap, &tracer)?)
+                    })?;
+                Ok(trace)
+            })
+            .await
+    }
+}
+
+/// The tracer the options name, with the node's bounds; its clock starts now (after the
+/// request waited for its permit).
+fn tracer(eth: &EthRpc, options: GethDebugTracingOptions) -> Result<Tracer> {
+    Ok(Tracer::new(options, &eth.node.config.rpc.trace)?)
+}
+
+/// The stored block holding the transaction `hash`, and its index there.
+fn block_of(eth: &EthRpc, hash: &B256) -> Result<(StoredBlock, usize)> {
+    let blocks = eth.node.store.blocks()?;
+    let location = blocks.tx_location(hash)?.ok_or(RpcError::TransactionNotFound)?;
+    let block = blocks.block(location.block)?.ok_or(RpcError::TransactionNotFound)?;
+    Ok((block, location.index as usize))
+}
+
+/// The state before `block` (its parent's, found by hash) and the block's environment.
+fn parent_of(
+    eth: &EthRpc,
+    block: &StoredBlock,
+) -> Result<(std::sync::Arc<crate::store::StateView>, BlockEnv)> {
+    if block.header.number == 0 {
+        return Err(RpcError::CallFailed("genesis is not traceable".into()));
+    }
+    let (parent, _) = eth.state(Some(BlockId::hash(block.header.parent_hash)))?;
+    let spec = &eth.node.spec;
+    Ok((parent, BlockEnv::from_header(&block.header, spec.chain_id, spec.hardfork)))
+}
+
+/// Traces the transactions of `block` that `traced` selects.
+fn trace_block(
+    eth: &EthRpc,
+    block: &StoredBlock,
+    traced: impl Fn(usize) -> bool,
+    tracer: &Tracer,
+) -> Result<Vec<TxTrace>> {
+    if block.transactions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (parent, env) = parent_of(eth, block)?;
+    Ok(executor::trace_transactions(
+        parent.as_ref(),
+        &eth.node.codes,
+        &env,
+        block.hash,
+        &block.transactions,
+        traced,
+        tracer,
+    )?)
+}
+
+/// The changes the first `count` transactions of `block` make to `parent`.
+fn state_before(
+    eth: &EthRpc,
+    parent: &crate::store::StateView,
+    env: &BlockEnv,
+    block: &StoredBlock,
+    count: u64,
+) -> Result<StateDiff> {
+    let len = block.transactions.len();
+    let count = usize::try_from(count).ok().filter(|count| *count <= len).ok_or_else(|| {
+        RpcError::InvalidParams(format!("txIndex {count} is beyond the block's {len} transactions"))
+    })?;
+    let txs: Vec<ExecTx> = block.transactions[..count].iter().cloned().map(ExecTx::from).collect();
+    let executor = SequentialExecutor::with_code_cache(eth.node.codes.clone());
+    match executor.execute(parent, env, &txs) {
+        Ok((execution, _)) => Ok(execution.diff),
+        Err(ExecError::State(e)) => Err(e.into()),
+        Err(other) => Err(RpcError::Internal(other.to_string())),
+    }
+}
+
+/// Applies `debug_traceCall`'s block overrides to the environment the call runs in.
+fn apply_block_overrides(env: &mut BlockEnv, overrides: &BlockOverrides) -> Result<()> {
+    if overrides.block_hash.is_some()
+        || overrides.blob_base_fee.is_some()
+        || overrides.beacon_root.is_some()
+    {
+        return Err(RpcError::InvalidParams(
+            "blockOverrides: blockHash, blobBaseFee and beaconRoot are not supported (number, time, gasLimit, feeRecipient, prevRandao, baseFeePerGas and difficulty are)".into(),
+        ));
+    }
+    let too_large = |field: &str| {
+        RpcError::InvalidParams(format!("blockOverrides: {field} does not fit 64 bits"))
+    };
+    if let Some(number) = overrides.number {
+        env.number = u64::try_from(number).map_err(|_| too_large("number"))?;
+    }
+    if let Some(base_fee) = overrides.base_fee {
+        env.base_fee = u64::try_from(base_fee).map_err(|_| too_large("baseFeePerGas"))?;
+    }
+    if let Some(time) = overrides.time {
+        env.timestamp = time;
+    }
+    if let Some(gas_limit) = overrides.gas_limit {
+        env.gas_limit = gas_limit;
+    }
+    if let Some(coinbase) = overrides.coinbase {
+        env.beneficiary = coinbase;
+    }
+    if let Some(random) = overrides.random {
+        env.prevrandao = random;
+    }
+    if let Some(difficulty) = overrides.difficulty {
+        env.difficulty = difficulty;
+    }
+    Ok(())
+}
+
+/// A block's traces as geth lists them: `{txHash, result}` or `{txHash, error}` each.
+fn block_results(traces: Vec<TxTrace>) -> Vec<TraceResult<GethTrace, String>> {
+    traces
+        .into_iter()
+        .map(|(hash, trace)| match trace {
+            Ok(result) => TraceResult::Success { result, tx_hash: Some(hash) },
+            Err(e) => {
+                TraceResult::Error { error: RpcError::from(e).to_string(), tx_hash: Some(hash) }
+            }
+        })
+        .collect()
 }

@@ -5,7 +5,12 @@ use alloy::sol_types::{Panic, Revert, SolError};
 use alloy_primitives::{Bytes, hex};
 use jsonrpsee::types::ErrorObjectOwned;
 
-use crate::{executor::CallError, state::StateError, store::StoreError, txpool::PoolError};
+use crate::{
+    executor::{CallError, TraceError},
+    state::StateError,
+    store::StoreError,
+    txpool::PoolError,
+};
 
 /// Geth's code for a reverted `eth_call`/`eth_estimateGas` (the revert data is in `data`).
 pub const REVERT_CODE: i32 = 3;
@@ -36,9 +41,15 @@ pub enum RpcError {
     /// The block a state query names does not exist.
     #[error("header not found")]
     HeaderNotFound,
-    /// The block a `debug_getRaw*` call names does not exist.
+    /// The block a `debug_getRaw*` or `debug_trace*` call names does not exist.
     #[error("block not found")]
     BlockNotFound,
+    /// `debug_traceTransaction` names no transaction of the chain.
+    #[error("transaction not found")]
+    TransactionNotFound,
+    /// A trace would pass one of the node's bounds (steps, recorded bytes).
+    #[error("{0}")]
+    TraceTooLarge(String),
     /// A range ends after the head (`eth_feeHistory`'s newest block).
     #[error("request beyond head block: requested {requested}, head {head}")]
     BeyondHead {
@@ -110,12 +121,14 @@ impl RpcError {
             Self::InvalidParams(_) => INVALID_PARAMS_CODE,
             Self::BlockRangeTooLarge { .. }
             | Self::TooManyLogs { .. }
-            | Self::TooManyFilters { .. } => LIMIT_EXCEEDED_CODE,
+            | Self::TooManyFilters { .. }
+            | Self::TraceTooLarge(_) => LIMIT_EXCEEDED_CODE,
             Self::Unsupported(_) => -32601,
             Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::CallFailed(_)
             | Self::HeaderNotFound
             | Self::BlockNotFound
+            | Self::TransactionNotFound
             | Self::BeyondHead { .. }
             | Self::StateNotAvailable { .. }
             | Self::FilterNotFound
@@ -143,6 +156,20 @@ impl From<CallError> for RpcError {
             CallError::Reverted { output } => Self::Reverted(output),
             CallError::State(e) => e.into(),
             other => Self::CallFailed(other.to_string()),
+        }
+    }
+}
+
+impl From<TraceError> for RpcError {
+    fn from(err: TraceError) -> Self {
+        match err {
+            TraceError::State(e) => e.into(),
+            TraceError::Tracer(message) => Self::InvalidParams(message),
+            e @ (TraceError::TooManySteps(_) | TraceError::TooLarge(_)) => {
+                Self::TraceTooLarge(e.to_string())
+            }
+            e @ TraceError::Replay { .. } => Self::Internal(e.to_string()),
+            e @ (TraceError::Timeout | TraceError::Invalid(_)) => Self::CallFailed(e.to_string()),
         }
     }
 }

@@ -49,7 +49,7 @@ const MIN_BLOB_BASE_FEE: u128 = 1;
 /// The `eth_` API implementation.
 #[derive(Debug, Clone)]
 pub(crate) struct EthRpc {
-    node: Arc<Node>,
+    pub(crate) node: Arc<Node>,
     filters: Arc<Filters>,
     /// Permits for the methods whose cost a caller controls ([`Self::expensive`]).
     expensive: Arc<tokio::sync::Semaphore>,
@@ -59,9 +59,9 @@ pub(crate) struct EthRpc {
 }
 
 /// A state to run against, and the block environment of that state's block.
-struct CallContext {
-    state: Arc<StateView>,
-    env: BlockEnv,
+pub(crate) struct CallContext {
+    pub(crate) state: Arc<StateView>,
+    pub(crate) env: BlockEnv,
 }
 
 impl EthRpc {
@@ -88,7 +88,7 @@ impl EthRpc {
     /// holding a thread. Run inline, a few such requests (a batch of ten thousand estimates
     /// is one request) would occupy every async worker, and with them the block producer's
     /// timer and every other connection.
-    async fn expensive<T: Send + 'static>(
+    pub(crate) async fn expensive<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Self) -> JsonRpcResult<T> + Send + 'static,
     ) -> JsonRpcResult<T> {
@@ -142,7 +142,7 @@ impl EthRpc {
         Ok(self.node.store.blocks()?.block(number)?)
     }
 
-    fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
+    pub(crate) fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
         Ok(self.node.store.blocks()?.header(number)?)
     }
 
@@ -200,7 +200,7 @@ impl EthRpc {
     }
 
     /// The state after the block `block` names (default: latest).
-    fn state(&self, block: Option<BlockId>) -> RpcResult<(Arc<StateView>, u64)> {
+    pub(crate) fn state(&self, block: Option<BlockId>) -> RpcResult<(Arc<StateView>, u64)> {
         let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
         let number = self.resolve(block)?.ok_or(RpcError::HeaderNotFound)?;
         let latest = self.node.latest_state();
@@ -211,7 +211,7 @@ impl EthRpc {
     }
 
     /// The state and environment calls at `block` run in; `pending` runs in the next block.
-    fn call_context(&self, block: Option<BlockId>) -> RpcResult<CallContext> {
+    pub(crate) fn call_context(&self, block: Option<BlockId>) -> RpcResult<CallContext> {
         let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         let (state, number) = self.state(block)?;
         let header = self.header(number)?.ok_or(RpcError::HeaderNotFound)?;
@@ -229,9 +229,9 @@ impl EthRpc {
     /// node's shared one, unless the overrides carry code. Code a caller makes up then stays
     /// in a cache of that call's own, so it can neither fill the shared cache (and, past its
     /// size, clear the analysed code of the chain's hot contracts) nor occupy its memory.
-    fn with_overrides<T>(
+    pub(crate) fn with_overrides<T>(
         &self,
-        state: &StateView,
+        state: &dyn StateReader,
         overrides: Option<StateOverride>,
         run: impl FnOnce(&dyn StateReader, &Arc<CodeCache>) -> RpcResult<T>,
     ) -> RpcResult<T> {

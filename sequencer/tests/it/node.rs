@@ -64,7 +64,7 @@ impl TestNode {
         Self { handle, dir }
     }
 
-    fn provider(&self) -> impl Provider + use<> {
+    pub(crate) fn provider(&self) -> impl Provider + use<> {
         ProviderBuilder::new().connect_http(self.handle.http_url().parse().unwrap())
     }
 
@@ -80,7 +80,7 @@ impl TestNode {
     }
 }
 
-async fn send_raw(provider: &impl Provider, raw: &[u8]) -> TransactionReceipt {
+pub(crate) async fn send_raw(provider: &impl Provider, raw: &[u8]) -> TransactionReceipt {
     tokio::time::timeout(Duration::from_secs(30), async {
         provider.send_raw_transaction(raw).await.unwrap().get_receipt().await.unwrap()
     })
