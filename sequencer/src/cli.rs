@@ -85,16 +85,17 @@ pub(crate) struct Cli {
     #[arg(long = "rpc.max-concurrent-calls", value_name = "N", env = "SEQUENCER_RPC_MAX_CONCURRENT_CALLS", default_value_t = RpcConfig::default().max_concurrent_calls, help_heading = "RPC")]
     rpc_max_concurrent_calls: usize,
 
-    /// The longest one debug_trace* request may run, in seconds; a caller's tracer "timeout"
-    /// (geth's, default 5s) may only shorten it. Past it the request fails with "execution
-    /// timeout". Traces share the --rpc.max-concurrent-calls permits.
-    #[arg(long = "rpc.trace-timeout", value_name = "SECS", env = "SEQUENCER_RPC_TRACE_TIMEOUT", default_value_t = RpcConfig::default().trace.timeout.as_secs(), help_heading = "RPC")]
+    /// The longest one debug_trace* request may run, in seconds, all its transactions
+    /// together (the caller's tracer "timeout", default 5s as in geth, bounds each
+    /// transaction). Past it the request fails with "execution timeout". Traces share the
+    /// --rpc.max-concurrent-calls permits.
+    #[arg(long = "rpc.trace-timeout", value_name = "SECS", env = "SEQUENCER_RPC_TRACE_TIMEOUT", default_value_t = RpcConfig::default().trace.timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400), help_heading = "RPC")]
     rpc_trace_timeout: u64,
 
     /// Most steps the struct logger (debug_trace* without a named tracer) records per
     /// transaction, each with a copy of the stack; a trace that would record more fails, unless
     /// the caller's own "limit" is lower.
-    #[arg(long = "rpc.trace-max-steps", value_name = "STEPS", env = "SEQUENCER_RPC_TRACE_MAX_STEPS", default_value_t = RpcConfig::default().trace.max_steps, help_heading = "RPC")]
+    #[arg(long = "rpc.trace-max-steps", value_name = "STEPS", env = "SEQUENCER_RPC_TRACE_MAX_STEPS", default_value_t = RpcConfig::default().trace.max_steps, value_parser = clap::value_parser!(u64).range(1..), help_heading = "RPC")]
     rpc_trace_max_steps: u64,
 
     /// Most blocks one eth_getLogs request may scan.

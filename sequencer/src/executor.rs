@@ -31,7 +31,9 @@ pub use evm::CodeCache;
 pub use infer::{Chain, Inference, infer, infer_batch, infer_chains, worth_inferring};
 pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
-pub use trace::{TraceBounds, TraceError, Tracer, TxTrace, trace_call, trace_transactions};
+pub use trace::{
+    TraceBounds, TraceError, Tracer, TxTrace, replay_transactions, trace_call, trace_transactions,
+};
 
 use crate::{
     chain::{ChainSpec, Hardfork, PendingHeader},

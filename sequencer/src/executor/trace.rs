@@ -14,7 +14,7 @@
 //! partial trace is handed out as if it were whole.
 
 use std::{
-    cell::RefCell,
+    cell::{Cell, RefCell},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -26,13 +26,19 @@ use alloy::{
         trace::geth::{GethDebugTracerType, GethDebugTracingOptions, GethTrace},
     },
 };
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{
+    Address, B256, U256,
+    map::{HashMap, HashSet},
+};
 use revm::{
     Context, Database, DatabaseCommit, DatabaseRef, ExecuteCommitEvm, InspectEvm, Inspector,
     MainBuilder, MainContext,
-    bytecode::Bytecode,
+    bytecode::{Bytecode, opcode},
     context::{ContextError, ContextTr, TxEnv, result::EVMError},
-    interpreter::Interpreter,
+    interpreter::{
+        CallInputs, CallOutcome, CreateInputs, CreateOutcome, Interpreter,
+        interpreter_types::{InputsTr, Jumps, LoopControl, MemoryTr, ReturnData},
+    },
     state::AccountInfo as RevmAccount,
 };
 use revm_inspectors::tracing::{
@@ -45,27 +51,33 @@ use super::{
     evm::{self, CodeCache, DbError, StateDb},
     overlay::Overlay,
 };
-use crate::state::{StateError, StateReader};
+use crate::state::{StateDiff, StateError, StateReader};
 
-/// The bounds every trace runs within.
+/// The bounds every trace request runs within.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceBounds {
-    /// The longest a trace request may run; a caller's `timeout` may only shorten it.
+    /// The longest one request may run, all its transactions together (a caller's `timeout`
+    /// bounds each transaction, as in geth).
     pub timeout: Duration,
-    /// The most steps the struct logger records (a caller's `limit` may lower it).
+    /// The most steps the struct logger records per transaction (a caller's `limit` may lower
+    /// it).
     pub max_steps: u64,
-    /// The most bytes of memory snapshots, return data and call inputs one trace records.
+    /// The most bytes one request may record: struct-log stacks, memory, storage and return
+    /// data as the answer will carry them, and call inputs.
     pub max_recorded_bytes: usize,
 }
 
 impl Default for TraceBounds {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(10), max_steps: 500_000, max_recorded_bytes: 256 << 20 }
+        Self { timeout: Duration::from_secs(30), max_steps: 500_000, max_recorded_bytes: 256 << 20 }
     }
 }
 
-/// geth's default tracer timeout, used when a request names none.
+/// geth's default tracer timeout (per transaction), used when a request names none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bytes charged for each struct-log step besides what it copies (its fields, as JSON).
+const STEP_BYTES: usize = 96;
 
 /// Why a trace was not produced.
 #[derive(Debug, thiserror::Error)]
@@ -73,17 +85,17 @@ pub enum TraceError {
     /// The tracer or its configuration is not one this node runs.
     #[error("{0}")]
     Tracer(String),
-    /// The request's deadline passed (geth's words).
+    /// The transaction's or the request's deadline passed (geth's words).
     #[error("execution timeout")]
     Timeout,
     /// The struct logger would record more steps than the node allows.
     #[error(
-        "trace exceeds {0} steps: set the tracer's \"limit\" to record fewer, or disable the struct logger's stack and use another tracer"
+        "trace exceeds {0} steps: set the tracer's \"limit\" to record fewer, or trace with another tracer (e.g. callTracer)"
     )]
     TooManySteps(u64),
     /// The trace would record more bytes than the node allows.
     #[error(
-        "trace exceeds {0} recorded bytes: disable memory or return data capture, or trace with another tracer"
+        "trace exceeds {0} recorded bytes: disable the struct logger's memory, stack, storage or return data capture, trace fewer transactions, or use another tracer"
     )]
     TooLarge(usize),
     /// The call is not executable (insufficient funds, fee cap below base fee, …).
@@ -105,15 +117,31 @@ pub enum TraceError {
 /// One traced transaction of a block: its hash and its trace, or why it has none.
 pub type TxTrace = (B256, Result<GethTrace, TraceError>);
 
-/// A tracer ready to run: the options, checked, with the request's deadline.
+/// What the struct logger copies at each step, so the [`Guard`] can charge it.
+#[derive(Debug, Clone, Copy)]
+struct Copies {
+    stack: bool,
+    memory: bool,
+    storage: bool,
+    return_data: bool,
+}
+
+/// A tracer ready to run: the options, checked, with the request's deadline and byte budget.
 #[derive(Debug)]
 pub struct Tracer {
     opts: GethDebugTracingOptions,
+    /// Each transaction's time (the caller's `timeout`, geth's default 5 s).
+    per_tx: Duration,
+    /// When the whole request must be done.
     deadline: Instant,
     /// Steps after which the struct logger stops with an error (none: the caller's own
     /// `limit` already keeps it within the node's bound, or another tracer runs).
     max_steps: Option<u64>,
+    /// What the struct logger copies per step (none: another tracer runs).
+    copies: Option<Copies>,
     max_recorded_bytes: usize,
+    /// Bytes the request may still record.
+    bytes_left: Cell<usize>,
 }
 
 impl Tracer {
@@ -123,7 +151,7 @@ impl Tracer {
     /// [`TraceError::Tracer`] for an unknown tracer (JavaScript tracers included), a
     /// configuration the tracer does not take, or an unreadable `timeout`.
     pub fn new(opts: GethDebugTracingOptions, bounds: &TraceBounds) -> Result<Self, TraceError> {
-        let timeout = match opts.timeout.as_deref() {
+        let per_tx = match opts.timeout.as_deref() {
             None | Some("") => DEFAULT_TIMEOUT,
             Some(text) => parse_duration(text).ok_or_else(|| {
                 TraceError::Tracer(format!(
@@ -132,29 +160,44 @@ impl Tracer {
             })?,
         };
         let struct_logger = opts.tracer.as_ref().is_none_or(|t| t.as_str().is_empty());
-        let within_bound =
-            opts.config.limit.is_some_and(|limit| limit > 0 && limit <= bounds.max_steps);
+        let config = &opts.config;
+        let within_bound = config.limit.is_some_and(|limit| limit > 0 && limit <= bounds.max_steps);
+        let now = Instant::now();
         let tracer = Self {
-            deadline: Instant::now() + timeout.min(bounds.timeout),
+            per_tx,
+            deadline: now.checked_add(bounds.timeout).unwrap_or(now + Duration::from_secs(86_400)),
             max_steps: (struct_logger && !within_bound).then_some(bounds.max_steps),
+            copies: struct_logger.then(|| Copies {
+                stack: !config.disable_stack.unwrap_or_default(),
+                memory: config.is_memory_enabled(),
+                storage: !config.disable_storage.unwrap_or_default(),
+                return_data: config.is_return_data_enabled(),
+            }),
             max_recorded_bytes: bounds.max_recorded_bytes,
+            bytes_left: Cell::new(bounds.max_recorded_bytes),
             opts,
         };
         tracer.inspector()?;
         Ok(tracer)
     }
 
-    /// A fresh inspector for one transaction.
+    /// A fresh inspector for one transaction, with what is left of the request's budgets.
     fn inspector(&self) -> Result<(DebugInspector, Guard), TraceError> {
         let mut inspector = DebugInspector::new(self.opts.clone()).map_err(|e| match e {
-            DebugInspectorError::JsTracerNotEnabled => TraceError::Tracer(format!(
-                "tracer {:?} not found: this node runs no JavaScript tracers (built in: callTracer, prestateTracer, 4byteTracer, flatCallTracer, muxTracer, noopTracer, or none for the struct logger)",
-                self.opts.tracer.as_ref().map(GethDebugTracerType::as_str).unwrap_or_default()
-            )),
+            DebugInspectorError::JsTracerNotEnabled => {
+                let name = self.opts.tracer.as_ref().map(GethDebugTracerType::as_str);
+                let name: String = name.unwrap_or_default().chars().take(40).collect();
+                TraceError::Tracer(format!(
+                    "tracer {name:?} not found: this node runs no JavaScript tracers (built in: callTracer, prestateTracer, 4byteTracer, flatCallTracer, muxTracer, noopTracer, or none for the struct logger)"
+                ))
+            }
             other => TraceError::Tracer(other.to_string()),
         })?;
+        let bytes_left = self.bytes_left.get();
+        // The recorders' own budget stops them before they copy what the guard cannot see
+        // coming (a call's input is copied before the guard's `call` hook returns).
         let limits = TraceLimits::default()
-            .set_max_recorded_bytes(Some(self.max_recorded_bytes))
+            .set_max_recorded_bytes(Some(bytes_left))
             .set_behavior(TraceLimitBehavior::Halt);
         match &mut inspector {
             DebugInspector::CallTracer(recorder, _)
@@ -166,13 +209,26 @@ impl Tracer {
             }
             _ => {}
         }
-        let guard =
-            Guard { deadline: self.deadline, max_steps: self.max_steps, steps: 0, stop: None };
+        let now = Instant::now();
+        let guard = Guard {
+            deadline: now.checked_add(self.per_tx).map_or(self.deadline, |d| d.min(self.deadline)),
+            max_steps: self.max_steps,
+            copies: self.copies,
+            steps: 0,
+            bytes_left,
+            slots: HashMap::default(),
+            stop: None,
+        };
         Ok((inspector, guard))
     }
 
+    /// Whether the request's deadline has passed.
+    fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
     fn check_deadline(&self) -> Result<(), TraceError> {
-        if Instant::now() >= self.deadline { Err(TraceError::Timeout) } else { Ok(()) }
+        if self.expired() { Err(TraceError::Timeout) } else { Ok(()) }
     }
 }
 
@@ -181,42 +237,107 @@ impl Tracer {
 enum Stop {
     Timeout,
     Steps(u64),
+    Bytes,
 }
 
-/// An inspector beside the tracer that stops execution at the deadline or past the step bound.
+/// An inspector beside the tracer that stops execution at the deadline, past the step bound,
+/// or when what the trace records (as the answer will carry it) passes the byte budget.
 #[derive(Debug)]
 struct Guard {
     deadline: Instant,
     max_steps: Option<u64>,
+    copies: Option<Copies>,
     steps: u64,
+    bytes_left: usize,
+    /// Distinct storage slots seen per contract: the struct logger repeats them all at each
+    /// `SLOAD` and `SSTORE` of that contract.
+    slots: HashMap<Address, HashSet<U256>>,
     stop: Option<Stop>,
+}
+
+impl Guard {
+    fn charge(&mut self, bytes: usize) -> Result<(), Stop> {
+        self.bytes_left = self.bytes_left.checked_sub(bytes).ok_or(Stop::Bytes)?;
+        Ok(())
+    }
+
+    fn check_step(&mut self, interp: &Interpreter) -> Result<(), Stop> {
+        self.steps += 1;
+        if let Some(max) = self.max_steps
+            && self.steps > max
+        {
+            return Err(Stop::Steps(max));
+        }
+        if self.steps.is_multiple_of(1024) && Instant::now() >= self.deadline {
+            return Err(Stop::Timeout);
+        }
+        let Some(copies) = self.copies else { return Ok(()) };
+        let mut bytes = STEP_BYTES;
+        if copies.stack {
+            bytes += interp.stack.len() * 70; // each word as a JSON hex string
+        }
+        if copies.memory {
+            bytes += interp.memory.size() * 2 + interp.memory.size() / 32 * 6;
+        }
+        if copies.return_data {
+            bytes += interp.return_data.buffer().len() * 2;
+        }
+        let op = interp.bytecode.opcode();
+        if copies.storage
+            && (op == opcode::SLOAD || op == opcode::SSTORE)
+            && let Some(slot) = interp.stack.data().last()
+        {
+            let slots = self.slots.entry(interp.input.target_address()).or_default();
+            slots.insert(*slot);
+            bytes += slots.len() * 140;
+        }
+        self.charge(bytes)
+    }
 }
 
 impl<CTX: ContextTr> Inspector<CTX> for Guard {
     fn step(&mut self, interp: &mut Interpreter, context: &mut CTX) {
-        self.steps += 1;
-        let stop = if self.max_steps.is_some_and(|max| self.steps > max) {
-            Some(Stop::Steps(self.max_steps.unwrap_or_default()))
-        } else if self.steps.is_multiple_of(1024) && Instant::now() >= self.deadline {
-            Some(Stop::Timeout)
-        } else {
-            None
-        };
-        if let Some(stop) = stop {
+        if interp.bytecode.is_end() {
+            return; // halted already (before its first step, or by the tracer's own budget)
+        }
+        if self.stop.is_none() {
+            if context.error().is_err() {
+                return; // the tracer's budget is stopping the run, and halts each frame itself
+            }
+            let Err(stop) = self.check_step(interp) else { return };
             self.stop = Some(stop);
             *context.error() = Err(ContextError::Custom("trace stopped".into()));
-            interp.halt_fatal();
         }
+        // Stopped: halt every frame that still runs (a call entered after the stop included),
+        // and the error set above ends the transaction when the frame returns.
+        interp.halt_fatal();
+    }
+
+    fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
+        if self.stop.is_none() && self.charge(inputs.input.len() * 2).is_err() {
+            self.stop = Some(Stop::Bytes);
+            *context.error() = Err(ContextError::Custom("trace stopped".into()));
+        }
+        None
+    }
+
+    fn create(&mut self, context: &mut CTX, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+        if self.stop.is_none() && self.charge(inputs.init_code().len() * 2).is_err() {
+            self.stop = Some(Stop::Bytes);
+            *context.error() = Err(ContextError::Custom("trace stopped".into()));
+        }
+        None
     }
 }
 
 /// Traces block transactions: replays `txs` (a block's, in order) over `parent` (the state
 /// before the block) in `env`, tracing those `traced` selects. Returns one entry per traced
-/// transaction; a transaction whose trace hit a bound carries the error and, once the
-/// deadline has passed, so does every later one.
+/// transaction; a transaction whose trace hit a bound carries the error, and once the
+/// request's deadline or byte budget is spent so does every later one (without running).
 ///
 /// # Errors
-/// When the state cannot be read or a transaction does not replay.
+/// When the state cannot be read, a transaction does not replay, or the request's deadline
+/// passes before the first traced transaction.
 pub fn trace_transactions(
     parent: &dyn StateReader,
     codes: &Arc<CodeCache>,
@@ -228,22 +349,19 @@ pub fn trace_transactions(
 ) -> Result<Vec<TxTrace>, TraceError> {
     let spec = evm::spec_id(env.hardfork);
     let mut overlay = Overlay::new(StateDb { state: parent, codes }, spec);
-    let last = (0..txs.len()).rev().find(|i| traced(*i));
+    let Some(last) = (0..txs.len()).rev().find(|i| traced(*i)) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    let mut timed_out = false;
-    for (index, tx) in txs.iter().enumerate() {
-        if last.is_none_or(|last| index > last) {
-            break;
-        }
-        let tx_env = evm::tx_env(tx);
+    // Set once the request can trace nothing more: its deadline passed or its bytes are spent.
+    let mut spent: Option<fn(&Tracer) -> TraceError> = None;
+    for (index, tx) in txs[..=last].iter().enumerate() {
         let hash = *tx.inner().hash();
         if !traced(index) {
-            replay(&mut overlay, env, tx_env, index)?;
+            tracer.check_deadline()?;
+            replay(&mut overlay, env, evm::tx_env(tx), index)?;
             continue;
         }
-        if timed_out || tracer.check_deadline().is_err() {
-            timed_out = true;
-            out.push((hash, Err(TraceError::Timeout)));
+        if let Some(error) = spent {
+            out.push((hash, Err(error(tracer))));
             continue;
         }
         let context = TransactionContext {
@@ -251,17 +369,24 @@ pub fn trace_transactions(
             tx_index: Some(index),
             tx_hash: Some(hash),
         };
+        let tx_env = evm::tx_env(tx);
         match trace_one(&mut overlay, env, tx_env.clone(), Some(context), tracer, None) {
             Ok(trace) => out.push((hash, Ok(trace))),
             Err(TraceError::Invalid(reason)) => return Err(TraceError::Replay { index, reason }),
             Err(
                 e @ (TraceError::Timeout | TraceError::TooManySteps(_) | TraceError::TooLarge(_)),
             ) => {
-                timed_out = matches!(e, TraceError::Timeout);
+                if tracer.expired() {
+                    spent = Some(|_| TraceError::Timeout);
+                } else if matches!(e, TraceError::TooLarge(_)) {
+                    spent = Some(|tracer| TraceError::TooLarge(tracer.max_recorded_bytes));
+                }
                 out.push((hash, Err(e)));
                 // The stopped run was not committed: run it again, untraced, so the later
                 // transactions see its effects.
-                replay(&mut overlay, env, tx_env, index)?;
+                if spent.is_none() && index < last {
+                    replay(&mut overlay, env, tx_env, index)?;
+                }
             }
             Err(e) => return Err(e),
         }
@@ -288,6 +413,27 @@ pub fn trace_call(
     let cfg = call_cfg(env, request, false);
     let tx_env = request_tx_env(request, env, gas, None);
     trace_one(&mut overlay, env, tx_env, None, tracer, Some((cfg, from)))
+}
+
+/// The changes `txs` (the first transactions of the block `env` describes) make to `parent`:
+/// the state a `debug_traceCall` with a transaction index runs on. Checks the request's
+/// deadline between transactions.
+///
+/// # Errors
+/// The deadline, a state read failure, or a transaction that does not replay.
+pub fn replay_transactions(
+    parent: &dyn StateReader,
+    codes: &Arc<CodeCache>,
+    env: &BlockEnv,
+    txs: &[Recovered<TxEnvelope>],
+    tracer: &Tracer,
+) -> Result<StateDiff, TraceError> {
+    let mut overlay = Overlay::new(StateDb { state: parent, codes }, evm::spec_id(env.hardfork));
+    for (index, tx) in txs.iter().enumerate() {
+        tracer.check_deadline()?;
+        replay(&mut overlay, env, evm::tx_env(tx), index)?;
+    }
+    Ok(overlay.into_diff())
 }
 
 /// Runs `tx_env` over `overlay` untraced and commits it.
@@ -331,15 +477,20 @@ fn trace_one(
         let outcome = vm.inspect_tx(tx_env.clone());
         (outcome, vm.inspector)
     };
+    tracer.bytes_left.set(guard.bytes_left);
     let result = match outcome {
         Ok(result) => result,
-        Err(EVMError::Custom(_)) if guard.stop.is_some() => {
+        Err(EVMError::Custom(_)) => {
             return Err(match guard.stop {
                 Some(Stop::Steps(max)) => TraceError::TooManySteps(max),
-                _ => TraceError::Timeout,
+                Some(Stop::Timeout) => TraceError::Timeout,
+                // The guard's estimate, or the recorders' own budget.
+                Some(Stop::Bytes) | None => {
+                    tracer.bytes_left.set(0);
+                    TraceError::TooLarge(tracer.max_recorded_bytes)
+                }
             });
         }
-        Err(EVMError::Custom(_)) => return Err(TraceError::TooLarge(tracer.max_recorded_bytes)),
         Err(EVMError::Database(e)) => return Err(TraceError::State(e.0)),
         Err(EVMError::Transaction(invalid)) => {
             return Err(TraceError::Invalid(evm::invalid_tx_message(
@@ -392,6 +543,9 @@ fn parse_duration(text: &str) -> Option<Duration> {
     if rest.is_empty() {
         return None;
     }
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if digits == 0 {
@@ -425,6 +579,7 @@ mod tests {
         assert_eq!(parse_duration("300ms"), Some(Duration::from_millis(300)));
         assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("5 parsecs"), None);

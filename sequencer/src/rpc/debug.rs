@@ -3,6 +3,8 @@
 //! themselves rather than trust the node's JSON) and the `debug_trace*` methods (geth's
 //! tracers over a stored block's transactions, or over a call).
 
+use std::sync::Arc;
+
 use alloy::{
     eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
     rpc::types::{
@@ -22,11 +24,9 @@ use super::{
     eth::EthRpc,
 };
 use crate::{
-    executor::{
-        self, BlockEnv, BlockExecutor, ExecError, ExecTx, SequentialExecutor, Tracer, TxTrace,
-    },
-    state::{DiffState, StateDiff},
-    store::StoredBlock,
+    executor::{self, BlockEnv, Tracer, TxTrace},
+    state::{DiffState, StateDiff, StateReader},
+    store::{StateView, StoredBlock},
 };
 
 /// The `debug_` API implementation (block lookups shared with `eth_`).
@@ -118,7 +118,7 @@ impl DebugApiServer for DebugRpc {
                         let block = block.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
                         let stored = eth.existing_block(block)?;
                         let (parent, env) = parent_of(eth, &stored)?;
-                        let diff = state_before(eth, &parent, &env, &stored, index)?;
+                        let diff = state_before(eth, &parent, &env, &stored, index, &tracer)?;
                         (parent, diff, env)
                     }
                     None => {
@@ -155,14 +155,17 @@ fn block_of(eth: &EthRpc, hash: &B256) -> Result<(StoredBlock, usize)> {
 }
 
 /// The state before `block` (its parent's, found by hash) and the block's environment.
-fn parent_of(
-    eth: &EthRpc,
-    block: &StoredBlock,
-) -> Result<(std::sync::Arc<crate::store::StateView>, BlockEnv)> {
+fn parent_of(eth: &EthRpc, block: &StoredBlock) -> Result<(Arc<StateView>, BlockEnv)> {
     if block.header.number == 0 {
         return Err(RpcError::CallFailed("genesis is not traceable".into()));
     }
-    let (parent, _) = eth.state(Some(BlockId::hash(block.header.parent_hash)))?;
+    let parent_hash = block.header.parent_hash;
+    let (parent, _) = eth.state(Some(BlockId::hash(parent_hash)))?;
+    // On a replica the writer may replace that height between finding the number and
+    // opening its state: check the state is the parent's, in the view's own snapshot.
+    if parent.block_hash(parent.block())? != Some(parent_hash) {
+        return Err(RpcError::BlockNotFound);
+    }
     let spec = &eth.node.spec;
     Ok((parent, BlockEnv::from_header(&block.header, spec.chain_id, spec.hardfork)))
 }
@@ -174,9 +177,6 @@ fn trace_block(
     traced: impl Fn(usize) -> bool,
     tracer: &Tracer,
 ) -> Result<Vec<TxTrace>> {
-    if block.transactions.is_empty() {
-        return Ok(Vec::new());
-    }
     let (parent, env) = parent_of(eth, block)?;
     Ok(executor::trace_transactions(
         parent.as_ref(),
@@ -189,25 +189,25 @@ fn trace_block(
     )?)
 }
 
-/// The changes the first `count` transactions of `block` make to `parent`.
+/// The changes the first `count` transactions of `block` make to `parent` (geth's rule: the
+/// count must name a transaction of the block).
 fn state_before(
     eth: &EthRpc,
-    parent: &crate::store::StateView,
+    parent: &StateView,
     env: &BlockEnv,
     block: &StoredBlock,
     count: u64,
+    tracer: &Tracer,
 ) -> Result<StateDiff> {
     let len = block.transactions.len();
-    let count = usize::try_from(count).ok().filter(|count| *count <= len).ok_or_else(|| {
-        RpcError::InvalidParams(format!("txIndex {count} is beyond the block's {len} transactions"))
+    let count = usize::try_from(count).ok().filter(|count| *count < len).ok_or_else(|| {
+        RpcError::CallFailed(format!(
+            "transaction index {count} out of range for block {:#x}",
+            block.header.number
+        ))
     })?;
-    let txs: Vec<ExecTx> = block.transactions[..count].iter().cloned().map(ExecTx::from).collect();
-    let executor = SequentialExecutor::with_code_cache(eth.node.codes.clone());
-    match executor.execute(parent, env, &txs) {
-        Ok((execution, _)) => Ok(execution.diff),
-        Err(ExecError::State(e)) => Err(e.into()),
-        Err(other) => Err(RpcError::Internal(other.to_string())),
-    }
+    let txs = &block.transactions[..count];
+    Ok(executor::replay_transactions(parent, &eth.node.codes, env, txs, tracer)?)
 }
 
 /// Applies `debug_traceCall`'s block overrides to the environment the call runs in.

@@ -164,12 +164,13 @@ impl From<TraceError> for RpcError {
     fn from(err: TraceError) -> Self {
         match err {
             TraceError::State(e) => e.into(),
-            TraceError::Tracer(message) => Self::InvalidParams(message),
             e @ (TraceError::TooManySteps(_) | TraceError::TooLarge(_)) => {
                 Self::TraceTooLarge(e.to_string())
             }
             e @ TraceError::Replay { .. } => Self::Internal(e.to_string()),
-            e @ (TraceError::Timeout | TraceError::Invalid(_)) => Self::CallFailed(e.to_string()),
+            e @ (TraceError::Tracer(_) | TraceError::Timeout | TraceError::Invalid(_)) => {
+                Self::CallFailed(e.to_string())
+            }
         }
     }
 }

@@ -35,6 +35,10 @@ fn forwarder_init(target: Address) -> Bytes {
 /// far fewer than a loop burning 100,000 gas.
 const MAX_STEPS: u64 = 40;
 
+/// Bytes one trace request may record on the test node: ample for the sets' struct logs, not
+/// for one with a copy of 64 KiB of memory at each step.
+const MAX_BYTES: usize = 64 << 10;
+
 async fn rpc(node: &TestNode, method: &'static str, params: Value) -> Result<Value, (i64, String)> {
     node.provider().raw_request::<_, Value>(method.into(), params).await.map_err(|e| {
         let e = e.as_error_resp().expect("an error response");
@@ -44,7 +48,11 @@ async fn rpc(node: &TestNode, method: &'static str, params: Value) -> Result<Val
 
 #[tokio::test(flavor = "multi_thread")]
 async fn traces_transactions_blocks_and_calls_as_geth_does() {
-    let node = TestNode::start_with(|config| config.rpc.trace.max_steps = MAX_STEPS).await;
+    let node = TestNode::start_with(|config| {
+        config.rpc.trace.max_steps = MAX_STEPS;
+        config.rpc.trace.max_recorded_bytes = MAX_BYTES;
+    })
+    .await;
     let provider = node.provider();
     let signer = dev_signer(2);
     let storage = signer.address().create(0);
@@ -222,7 +230,7 @@ async fn traces_transactions_blocks_and_calls_as_geth_does() {
     )
     .await;
     let (code, message) = js.unwrap_err();
-    assert_eq!(code, -32602);
+    assert_eq!(code, -32000);
     assert!(message.contains("callTracer"), "{message}");
     let burner = json!({ storage.to_string(): { "code": "0x5b600056" } });
     let burn = json!({ "from": signer.address(), "to": storage, "gas": "0x186a0" });
@@ -232,6 +240,13 @@ async fn traces_transactions_blocks_and_calls_as_geth_does() {
             .unwrap_err();
     assert_eq!(code, -32005, "{message}");
     assert!(message.contains(&format!("exceeds {MAX_STEPS} steps")), "{message}");
+    // Stopped inside a nested call: the forwarder's call into the burning code.
+    let nested_burn = json!({ "from": signer.address(), "to": forwarder, "gas": "0x186a0" });
+    let (code, message) =
+        rpc(&node, "debug_traceCall", json!([nested_burn, "latest", { "stateOverrides": burner }]))
+            .await
+            .unwrap_err();
+    assert_eq!(code, -32005, "{message}");
     let burn_long = json!({ "from": signer.address(), "to": storage, "gas": "0x2faf080" });
     let timed_out = rpc(
         &node,
@@ -240,8 +255,23 @@ async fn traces_transactions_blocks_and_calls_as_geth_does() {
     )
     .await;
     assert_eq!(timed_out.unwrap_err(), (-32000, "execution timeout".to_string()));
-    let genesis = rpc(&node, "debug_traceBlockByNumber", json!(["0x0"])).await.unwrap();
-    assert_eq!(genesis, json!([]));
+    let memory = json!({ storage.to_string(): { "code": "0x620100005100" } }); // MLOAD(65536)
+    let (code, message) = rpc(
+        &node,
+        "debug_traceCall",
+        json!([read, "latest", { "enableMemory": true, "stateOverrides": memory }]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, -32005, "{message}");
+    assert!(message.contains(&format!("exceeds {MAX_BYTES} recorded bytes")), "{message}");
+    let beyond =
+        rpc(&node, "debug_traceCall", json!([read, format!("{block:#x}"), { "txIndex": "0x2" }]))
+            .await
+            .unwrap_err();
+    assert_eq!(beyond, (-32000, format!("transaction index 2 out of range for block {block:#x}")));
+    let genesis = rpc(&node, "debug_traceBlockByNumber", json!(["0x0"])).await.unwrap_err();
+    assert_eq!(genesis, (-32000, "genesis is not traceable".to_string()));
     let missing = rpc(&node, "debug_traceBlockByNumber", json!(["0x999"])).await.unwrap_err();
     assert_eq!(missing, (-32000, "block not found".to_string()));
     node.handle.stop().await;
