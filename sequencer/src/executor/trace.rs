@@ -409,10 +409,9 @@ pub fn trace_call(
 ) -> Result<GethTrace, TraceError> {
     let mut overlay = Overlay::new(StateDb { state, codes }, evm::spec_id(env.hardfork));
     let gas = request.gas.unwrap_or(gas_cap).min(gas_cap);
-    let from = request.from.unwrap_or_default();
     let cfg = call_cfg(env, request, false);
     let tx_env = request_tx_env(request, env, gas, None);
-    trace_one(&mut overlay, env, tx_env, None, tracer, Some((cfg, from)))
+    trace_one(&mut overlay, env, tx_env, None, tracer, Some(cfg))
 }
 
 /// The changes `txs` (the first transactions of the block `env` describes) make to `parent`:
@@ -452,22 +451,18 @@ fn replay(
 }
 
 /// Runs `tx_env` over `overlay` under the tracer, commits its effects, and returns its trace.
-/// `call` carries a call's configuration and sender (a block transaction runs with the
-/// block's rules).
+/// `cfg` is a call's configuration (none: a block transaction, run with the block's rules).
 fn trace_one(
     overlay: &mut Overlay<'_>,
     env: &BlockEnv,
     tx_env: TxEnv,
     context: Option<TransactionContext>,
     tracer: &Tracer,
-    call: Option<(revm::context::CfgEnv, Address)>,
+    cfg: Option<revm::context::CfgEnv>,
 ) -> Result<GethTrace, TraceError> {
     let inspector = tracer.inspector()?;
     let block_env = evm::block_env(env);
-    let (cfg, from) = match call {
-        Some((cfg, from)) => (cfg, Some(from)),
-        None => (evm::cfg_env(env), None),
-    };
+    let cfg = cfg.unwrap_or_else(|| evm::cfg_env(env));
     let (outcome, (mut inspector, guard)) = {
         let mut vm = Context::mainnet()
             .with_cfg(cfg)
@@ -493,10 +488,7 @@ fn trace_one(
         }
         Err(EVMError::Database(e)) => return Err(TraceError::State(e.0)),
         Err(EVMError::Transaction(invalid)) => {
-            return Err(TraceError::Invalid(evm::invalid_tx_message(
-                &invalid,
-                from.unwrap_or(tx_env.caller),
-            )));
+            return Err(TraceError::Invalid(evm::invalid_tx_message(&invalid, tx_env.caller)));
         }
         Err(other) => return Err(TraceError::Invalid(other.to_string())),
     };

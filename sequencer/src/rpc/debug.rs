@@ -35,6 +35,23 @@ pub(crate) struct DebugRpc {
     pub(crate) eth: EthRpc,
 }
 
+impl DebugRpc {
+    /// Every transaction of the block `block` names, traced (`debug_traceBlockBy*`).
+    async fn trace_whole_block(
+        &self,
+        block: BlockId,
+        options: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult<GethTrace, String>>> {
+        self.eth
+            .expensive(move |eth| {
+                let tracer = tracer(eth, options.unwrap_or_default())?;
+                let block = eth.existing_block(block)?;
+                Ok(block_results(trace_block(eth, &block, |_| true, &tracer)?))
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl DebugApiServer for DebugRpc {
     fn get_raw_header(&self, block: BlockId) -> RpcResult<Bytes> {
@@ -79,13 +96,7 @@ impl DebugApiServer for DebugRpc {
         block: BlockNumberOrTag,
         options: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult<GethTrace, String>>> {
-        self.eth
-            .expensive(move |eth| {
-                let tracer = tracer(eth, options.unwrap_or_default())?;
-                let block = eth.existing_block(BlockId::Number(block))?;
-                Ok(block_results(trace_block(eth, &block, |_| true, &tracer)?))
-            })
-            .await
+        self.trace_whole_block(BlockId::Number(block), options).await
     }
 
     async fn trace_block_by_hash(
@@ -93,13 +104,7 @@ impl DebugApiServer for DebugRpc {
         hash: B256,
         options: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult<GethTrace, String>>> {
-        self.eth
-            .expensive(move |eth| {
-                let tracer = tracer(eth, options.unwrap_or_default())?;
-                let block = eth.existing_block(BlockId::hash(hash))?;
-                Ok(block_results(trace_block(eth, &block, |_| true, &tracer)?))
-            })
-            .await
+        self.trace_whole_block(BlockId::hash(hash), options).await
     }
 
     async fn trace_call(

@@ -142,7 +142,7 @@ impl EthRpc {
         Ok(self.node.store.blocks()?.block(number)?)
     }
 
-    pub(crate) fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
+    fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
         Ok(self.node.store.blocks()?.header(number)?)
     }
 
