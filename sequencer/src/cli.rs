@@ -98,6 +98,17 @@ pub(crate) struct Cli {
     #[arg(long = "rpc.trace-max-steps", value_name = "STEPS", env = "SEQUENCER_RPC_TRACE_MAX_STEPS", default_value_t = RpcConfig::default().trace.max_steps, value_parser = clap::value_parser!(u64).range(1..), help_heading = "RPC")]
     rpc_trace_max_steps: u64,
 
+    /// How long eth_sendRawTransactionSync waits for the receipt when the caller names no
+    /// timeout: `500ms`, `20s`, or plain seconds. Past it the call fails with code 4 and the
+    /// transaction's hash (the transaction stays in the pool).
+    #[arg(long = "rpc.txsync-timeout", value_name = "TIME", env = "SEQUENCER_RPC_TXSYNC_TIMEOUT", default_value = "20s", value_parser = parse_wait, help_heading = "RPC")]
+    rpc_txsync_timeout: Duration,
+
+    /// The longest wait a caller of eth_sendRawTransactionSync may ask for; longer requests
+    /// wait this long. Same forms as --rpc.txsync-timeout, and at least that.
+    #[arg(long = "rpc.txsync-max-timeout", value_name = "TIME", env = "SEQUENCER_RPC_TXSYNC_MAX_TIMEOUT", default_value = "60s", value_parser = parse_wait, help_heading = "RPC")]
+    rpc_txsync_max_timeout: Duration,
+
     /// Most blocks one eth_getLogs request may scan.
     #[arg(long = "rpc.max-logs-range", value_name = "BLOCKS", env = "SEQUENCER_RPC_MAX_LOGS_RANGE", default_value_t = RpcConfig::default().max_logs_range, help_heading = "RPC")]
     rpc_max_logs_range: u64,
@@ -219,22 +230,39 @@ enum ExecArg {
     Sequential,
 }
 
+/// A time on the command line: `250ms`, `2s`, or plain seconds.
+fn parse_time(text: &str) -> Result<Duration, String> {
+    let (number, unit_ms) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 1)
+    } else {
+        (text.strip_suffix('s').unwrap_or(text), 1000)
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_ms))
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{text}: expected a time such as 250ms, 2s or 2"))
+}
+
 fn parse_block_time(text: &str) -> Result<BlockTime, String> {
-    let duration = |n: &str, unit: u64| {
-        n.parse::<u64>()
-            .map(|v| Duration::from_millis(v * unit))
-            .map_err(|e| format!("{text}: {e}"))
-    };
-    let interval = match text {
-        "instant" | "on-demand" | "0" => return Ok(BlockTime::OnDemand),
-        t if t.ends_with("ms") => duration(&t[..t.len() - 2], 1)?,
-        t if t.ends_with('s') => duration(&t[..t.len() - 1], 1000)?,
-        t => duration(t, 1000)?,
-    };
+    if matches!(text, "instant" | "on-demand") {
+        return Ok(BlockTime::OnDemand);
+    }
+    let interval = parse_time(text)?;
     if interval.is_zero() {
         return Ok(BlockTime::OnDemand);
     }
     Ok(BlockTime::Interval(interval))
+}
+
+/// A wait: a [`parse_time`] that is not zero.
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let wait = parse_time(text)?;
+    if wait.is_zero() {
+        return Err(format!("{text}: must be longer than zero"));
+    }
+    Ok(wait)
 }
 
 impl Cli {
@@ -245,6 +273,12 @@ impl Cli {
             (None, true) => Genesis::dev(),
             (None, false) => return Err("choose a chain: --dev, or --genesis <FILE>".into()),
         };
+        if self.rpc_txsync_timeout > self.rpc_txsync_max_timeout {
+            return Err(format!(
+                "--rpc.txsync-timeout ({:?}) is longer than --rpc.txsync-max-timeout ({:?})",
+                self.rpc_txsync_timeout, self.rpc_txsync_max_timeout
+            ));
+        }
         if self.extra_data.len() > 32 {
             return Err(format!(
                 "--block.extra-data is {} bytes; at most 32",
@@ -292,6 +326,8 @@ impl Cli {
                     max_steps: self.rpc_trace_max_steps,
                     ..RpcConfig::default().trace
                 },
+                tx_sync_timeout: self.rpc_txsync_timeout,
+                tx_sync_max_timeout: self.rpc_txsync_max_timeout,
                 ..RpcConfig::default()
             },
             metrics_addr: self.metrics,
@@ -317,6 +353,22 @@ mod tests {
         assert_eq!(parse_block_time("2s"), Ok(BlockTime::Interval(Duration::from_secs(2))));
         assert_eq!(parse_block_time("instant"), Ok(BlockTime::OnDemand));
         assert!(parse_block_time("soon").is_err());
+        assert!(parse_block_time("99999999999999999s").is_err(), "overflow is an error");
+    }
+
+    #[test]
+    fn sync_send_waits_are_positive_and_ordered() {
+        assert_eq!(parse_wait("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_wait("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_wait("0s").is_err());
+        let config =
+            |args: &[&str]| Cli::parse_from([&["sequencer", "--dev"], args].concat()).into_config();
+        let rpc = config(&["--rpc.txsync-timeout", "2s"]).unwrap().rpc;
+        assert_eq!(
+            (rpc.tx_sync_timeout, rpc.tx_sync_max_timeout),
+            (Duration::from_secs(2), Duration::from_secs(60))
+        );
+        assert!(config(&["--rpc.txsync-timeout", "90s"]).is_err(), "default above the maximum");
     }
 
     #[test]

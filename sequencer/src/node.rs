@@ -22,6 +22,10 @@ use tokio::sync::{Notify, broadcast, oneshot, watch};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod inclusions;
+
+use inclusions::Inclusions;
+
 use crate::{
     chain::{BlockAttributes, ChainSpec, PendingHeader},
     executor::{self, BlockEnv, BlockExecutor, CodeCache, ParallelExecutor, SequentialExecutor},
@@ -190,6 +194,8 @@ pub struct Node {
     next: Arc<RwLock<Arc<NextBlock>>>,
     pub(crate) blocks: broadcast::Sender<Arc<StoredBlock>>,
     pub(crate) pending_txs: broadcast::Sender<Arc<PooledTx>>,
+    /// Callers of `eth_sendRawTransactionSync` waiting for their transaction's block.
+    pub(crate) inclusions: Arc<Inclusions>,
     pub(crate) tx_arrived: Notify,
     pub(crate) l1: L1Heads,
     pub(crate) max_block_bytes: AtomicUsize,
@@ -268,6 +274,7 @@ impl Node {
             next,
             blocks: broadcast::channel(1024).0,
             pending_txs: broadcast::channel(16_384).0,
+            inclusions: Arc::default(),
             tx_arrived: Notify::new(),
             l1,
             max_block_bytes: AtomicUsize::new(usize::MAX),
@@ -399,6 +406,7 @@ impl Node {
                 );
             }
         }
+        self.inclusions.on_block(&block);
         let _ = self.blocks.send(block);
     }
 

@@ -17,7 +17,7 @@ mod overrides;
 mod pubsub;
 mod txpool;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use jsonrpsee::{
     RpcModule,
@@ -51,6 +51,11 @@ pub struct RpcConfig {
     pub max_concurrent_calls: usize,
     /// Bounds of `debug_trace*` requests (time, struct-log steps, recorded bytes).
     pub trace: crate::executor::TraceBounds,
+    /// How long `eth_sendRawTransactionSync` waits for the receipt when the caller names no
+    /// timeout (geth's default: 20 s).
+    pub tx_sync_timeout: Duration,
+    /// The longest wait a caller of `eth_sendRawTransactionSync` may ask for (geth: 1 min).
+    pub tx_sync_max_timeout: Duration,
 }
 
 impl Default for RpcConfig {
@@ -65,6 +70,8 @@ impl Default for RpcConfig {
             gas_cap: 50_000_000,
             max_concurrent_calls: std::thread::available_parallelism().map_or(2, |n| n.get()),
             trace: crate::executor::TraceBounds::default(),
+            tx_sync_timeout: Duration::from_secs(20),
+            tx_sync_max_timeout: Duration::from_secs(60),
         }
     }
 }

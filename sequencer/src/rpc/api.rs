@@ -122,6 +122,18 @@ pub trait EthApi {
     #[method(name = "sendRawTransaction")]
     async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
 
+    /// Submits a signed transaction and answers with its receipt once the block including it
+    /// is committed (EIP-7966, as geth serves it). `timeout` is the most milliseconds to wait,
+    /// a number or hex quantity; absent or 0 means the node's default, and more than the
+    /// node's maximum means that maximum. Past it, error 4 with the hash in `data`: the
+    /// transaction stays in the pool.
+    #[method(name = "sendRawTransactionSync")]
+    async fn send_raw_transaction_sync(
+        &self,
+        raw: Bytes,
+        timeout: Option<U64>,
+    ) -> RpcResult<TransactionReceipt>;
+
     /// A transaction by hash (pending ones included).
     #[method(name = "getTransactionByHash")]
     fn get_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;

@@ -2,7 +2,9 @@
 //! messages wallets and libraries expect from geth.
 
 use alloy::sol_types::{Panic, Revert, SolError};
-use alloy_primitives::{Bytes, hex};
+use std::time::Duration;
+
+use alloy_primitives::{B256, Bytes, hex};
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::{
@@ -22,6 +24,8 @@ pub const INVALID_PARAMS_CODE: i32 = -32602;
 pub const INTERNAL_ERROR_CODE: i32 = -32603;
 /// A request exceeds a limit of this node (EIP-1474 "limit exceeded").
 pub const LIMIT_EXCEEDED_CODE: i32 = -32005;
+/// `eth_sendRawTransactionSync` accepted the transaction but saw no receipt in time (EIP-7966).
+pub const TX_SYNC_TIMEOUT_CODE: i32 = 4;
 
 /// Everything an RPC method can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +103,45 @@ pub enum RpcError {
     /// This node serves reads only (a replica).
     #[error("this node is a read-only replica: send transactions to the sequencer")]
     ReadOnly,
+    /// `eth_sendRawTransactionSync` accepted the transaction, which no block included within
+    /// the wait (geth's message; the hash goes in `data`).
+    #[error(
+        "The transaction was added to the transaction pool but wasn't processed in {}",
+        go_duration(*.timeout)
+    )]
+    TxSyncTimeout {
+        /// The accepted transaction.
+        hash: B256,
+        /// How long the call waited.
+        timeout: Duration,
+    },
     /// A storage failure on the node.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A duration as Go prints it (geth's messages carry Go durations): "300ms", "20s", "1.5s",
+/// "1m0s". Millisecond precision, which is all a caller can ask for.
+fn go_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 {
+        return if ms == 0 { "0s".into() } else { format!("{ms}ms") };
+    }
+    let (hours, minutes, seconds, fraction) =
+        (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    let mut out = String::new();
+    if hours > 0 {
+        out += &format!("{hours}h");
+    }
+    if hours > 0 || minutes > 0 {
+        out += &format!("{minutes}m");
+    }
+    out += &seconds.to_string();
+    if fraction > 0 {
+        out += ".";
+        out += format!("{fraction:03}").trim_end_matches('0');
+    }
+    out + "s"
 }
 
 /// The decoded reason of revert data (`Error(string)` or `Panic(uint256)`), if any.
@@ -124,6 +164,7 @@ impl RpcError {
             | Self::TooManyFilters { .. }
             | Self::TraceTooLarge(_) => LIMIT_EXCEEDED_CODE,
             Self::Unsupported(_) => -32601,
+            Self::TxSyncTimeout { .. } => TX_SYNC_TIMEOUT_CODE,
             Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::CallFailed(_)
             | Self::HeaderNotFound
@@ -145,6 +186,7 @@ impl From<RpcError> for ErrorObjectOwned {
             RpcError::Reverted(data) => {
                 Self::owned(code, message, Some(hex::encode_prefixed(data)))
             }
+            RpcError::TxSyncTimeout { hash, .. } => Self::owned(code, message, Some(hash)),
             _ => Self::owned(code, message, None::<()>),
         }
     }
@@ -241,5 +283,29 @@ mod tests {
         assert_eq!(pruned.code(), -32000);
         assert!(pruned.message().starts_with("historical state not available"));
         assert!(object(RpcError::ReadOnly).message().contains("read-only"));
+    }
+
+    #[test]
+    fn sync_send_timeout_reads_as_geth_writes_it() {
+        let hash = B256::repeat_byte(0xab);
+        let obj = object(RpcError::TxSyncTimeout { hash, timeout: Duration::from_secs(20) });
+        assert_eq!(obj.code(), 4);
+        assert_eq!(
+            obj.message(),
+            "The transaction was added to the transaction pool but wasn't processed in 20s"
+        );
+        assert_eq!(obj.data().unwrap().get(), format!("\"{hash}\""));
+        let cases = [
+            (0, "0s"),
+            (300, "300ms"),
+            (1_500, "1.5s"),
+            (2_050, "2.05s"),
+            (60_000, "1m0s"),
+            (90_500, "1m30.5s"),
+            (3_600_000, "1h0m0s"),
+        ];
+        for (ms, text) in cases {
+            assert_eq!(go_duration(Duration::from_millis(ms)), text);
+        }
     }
 }

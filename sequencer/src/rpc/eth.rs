@@ -1,6 +1,6 @@
 //! The `eth_`, `net_` and `web3_` methods, over the node's store, txpool and executor.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use alloy::{
     consensus::{Header as ConsensusHeader, Transaction as _},
@@ -582,6 +582,34 @@ impl EthApiServer for EthRpc {
         }
         let outcome = self.node.submit(raw).await.map_err(RpcError::from)?;
         Ok(outcome.hash)
+    }
+
+    async fn send_raw_transaction_sync(
+        &self,
+        raw: Bytes,
+        timeout: Option<U64>,
+    ) -> JsonRpcResult<TransactionReceipt> {
+        if self.node.config.replica {
+            return Err(RpcError::ReadOnly.into());
+        }
+        let config = &self.node.config.rpc;
+        let timeout = match timeout.map(|ms| ms.saturating_to::<u64>()) {
+            Some(ms) if ms > 0 => Duration::from_millis(ms).min(config.tx_sync_max_timeout),
+            _ => config.tx_sync_timeout,
+        };
+        let hash = self.node.submit(raw).await.map_err(RpcError::from)?.hash;
+        // Watch before looking: a block committed before the look-up is in the store, any
+        // later one reaches the watch.
+        let mut watch = self.node.inclusions.watch(hash);
+        if let Some(receipt) = self.get_transaction_receipt(hash)? {
+            return Ok(receipt);
+        }
+        let Ok((block, index)) = tokio::time::timeout(timeout, watch.included()).await else {
+            return Err(RpcError::TxSyncTimeout { hash, timeout }.into());
+        };
+        Ok(convert::receipt(&block, index).ok_or_else(|| {
+            RpcError::Internal(format!("block {} has no receipt {index}", block.header.number))
+        })?)
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> JsonRpcResult<Option<Transaction>> {

@@ -1,4 +1,4 @@
-//! Foundry's `cast` works against the node unchanged.
+//! Foundry's `cast` works against the node unchanged, `cast send --sync` included.
 
 use std::{path::PathBuf, process::Command};
 
@@ -53,5 +53,13 @@ async fn cast_chain_id_balance_send_receipt() {
     assert_eq!(cast(rpc(&["balance", to])).await, "1000000000000000000");
     let status = cast(rpc(&["receipt", &hash, "status"])).await;
     assert!(matches!(status.as_str(), "true" | "1" | "1 (success)"), "{status}");
+
+    // `cast send --sync`: one eth_sendRawTransactionSync call instead of send-then-poll.
+    let sent =
+        cast(rpc(&["send", "--sync", "--private-key", key, to, "--value", "1ether", "--json"]))
+            .await;
+    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(cast(rpc(&["balance", to])).await, "2000000000000000000");
     node.handle.stop().await;
 }

@@ -1,5 +1,5 @@
 //! Integration tests of the sequencer: genesis roots, the node over real HTTP and WebSocket
-//! JSON-RPC, persistence across restarts, tracing, and Foundry's `cast` against the node.
+//! JSON-RPC, persistence across restarts, tracing, synchronous sends, and Foundry's `cast` against the node.
 
 mod cast;
 mod genesis;
@@ -7,6 +7,7 @@ mod mainnet;
 mod node;
 mod parallel;
 mod state_root;
+mod sync_send;
 mod trace;
 
 /// The property tests' configuration: `cases` cases from the fixed `seed`, so that CI runs the

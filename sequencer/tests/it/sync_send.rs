@@ -1,0 +1,180 @@
+//! `eth_sendRawTransactionSync` (EIP-7966) over real HTTP, as alloy's provider and a raw
+//! JSON-RPC caller use it: the receipt in one round trip, the caller's and the node's timeouts,
+//! and the errors geth gives.
+
+use std::time::Duration;
+
+use alloy::{providers::Provider, rpc::types::TransactionReceipt};
+use alloy_primitives::{Address, B256, U256, address, hex};
+use sequencer::{
+    genesis::DEV_CHAIN_ID,
+    test_utils::{dev_signer, raw, sign, transfer},
+};
+use serde_json::{Value, json};
+
+use crate::node::TestNode;
+
+const RECIPIENT: Address = address!("00000000000000000000000000000000000051c5");
+
+/// The node's default wait and its ceiling, short so the timeouts below take little time.
+const DEFAULT_WAIT: Duration = Duration::from_millis(300);
+const MAX_WAIT: Duration = Duration::from_millis(600);
+
+/// A JSON-RPC error's (code, message, data).
+type Rejection = (i64, String, Option<String>);
+
+async fn sync_send(node: &TestNode, params: Value) -> Result<TransactionReceipt, Rejection> {
+    node.provider().raw_request("eth_sendRawTransactionSync".into(), params).await.map_err(|e| {
+        let e = e.as_error_resp().expect("an error response");
+        let data = e.data.as_ref().map(|d| serde_json::from_str::<String>(d.get()).unwrap());
+        (e.code, e.message.to_string(), data)
+    })
+}
+
+fn transfer_raw(signer: usize, nonce: u64) -> (String, B256) {
+    let tx = sign(&dev_signer(signer), transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(7)));
+    (hex::encode_prefixed(raw(&tx)), *tx.tx_hash())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_with_the_receipt_or_times_out_as_geth_does() {
+    let node = TestNode::start_with(|config| {
+        config.rpc.tx_sync_timeout = DEFAULT_WAIT;
+        config.rpc.tx_sync_max_timeout = MAX_WAIT;
+    })
+    .await;
+    let provider = node.provider();
+
+    // alloy's own client method: the receipt, the one eth_getTransactionReceipt serves.
+    let (first, first_hash) = transfer_raw(3, 0);
+    let receipt = provider.send_raw_transaction_sync(&hex::decode(&first).unwrap()).await.unwrap();
+    assert_eq!(receipt.transaction_hash, first_hash);
+    assert!(receipt.status());
+    let block = receipt.block_number.expect("a mined receipt");
+    assert_eq!(provider.get_transaction_receipt(first_hash).await.unwrap(), Some(receipt));
+    assert!(provider.get_block_number().await.unwrap() >= block);
+
+    // The timeout as a hex quantity and as a plain number, as viem and geth's callers send it.
+    let (second, second_hash) = transfer_raw(3, 1);
+    let receipt = sync_send(&node, json!([second, "0x2710"])).await.unwrap();
+    assert_eq!(receipt.transaction_hash, second_hash);
+    let (third, third_hash) = transfer_raw(3, 2);
+    assert_eq!(
+        sync_send(&node, json!([third, 10_000])).await.unwrap().transaction_hash,
+        third_hash
+    );
+
+    // Refused transactions fail at once, with eth_sendRawTransaction's errors.
+    let refused = sync_send(&node, json!([first])).await.unwrap_err();
+    assert_eq!(
+        (refused.0, refused.1.as_str()),
+        (-32000, "nonce too low: next nonce 3, tx nonce 0")
+    );
+    let garbage = sync_send(&node, json!(["0x02c0"])).await.unwrap_err();
+    assert_eq!(garbage.0, -32602, "{garbage:?}");
+
+    // Behind a nonce gap nothing can include it: code 4 once the wait is over, the hash in
+    // `data` (where alloy's callers find it), and the transaction stays in the pool.
+    let (gapped, gapped_hash) = transfer_raw(3, 4);
+    let started = std::time::Instant::now();
+    let timeout = sync_send(&node, json!([gapped, 100])).await.unwrap_err();
+    assert_eq!(
+        timeout,
+        (
+            4,
+            "The transaction was added to the transaction pool but wasn't processed in 100ms"
+                .into(),
+            Some(gapped_hash.to_string()),
+        )
+    );
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    let pooled = provider.get_transaction_by_hash(gapped_hash).await.unwrap().expect("pooled");
+    assert_eq!(pooled.block_number, None);
+    // Via alloy's client, which reads the hash out of the error.
+    let (gapped_too, gapped_too_hash) = transfer_raw(3, 5);
+    let err = provider.send_raw_transaction_sync(&hex::decode(&gapped_too).unwrap()).await;
+    assert_eq!(err.unwrap_err().tx_hash_data(), Some(gapped_too_hash));
+
+    // No timeout, or 0, waits the node's default; more than its ceiling waits the ceiling.
+    let (a, _) = transfer_raw(4, 1);
+    let (b, _) = transfer_raw(4, 2);
+    let (c, _) = transfer_raw(4, 3);
+    let in_default =
+        "The transaction was added to the transaction pool but wasn't processed in 300ms";
+    assert_eq!(sync_send(&node, json!([a])).await.unwrap_err().1, in_default);
+    assert_eq!(sync_send(&node, json!([b, 0])).await.unwrap_err().1, in_default);
+    assert_eq!(
+        sync_send(&node, json!([c, 3_600_000])).await.unwrap_err().1,
+        "The transaction was added to the transaction pool but wasn't processed in 600ms"
+    );
+
+    // A caller waiting behind a gap hears of its block the moment the gap is filled: the
+    // transaction cannot be in a block before the call begins waiting, so this is the watch,
+    // not the look-up in the store.
+    let (after_gap, after_gap_hash) = transfer_raw(5, 1);
+    let waiting = tokio::spawn({
+        let url = node.handle.http_url();
+        async move {
+            let provider =
+                alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
+            provider
+                .raw_request::<_, TransactionReceipt>(
+                    "eth_sendRawTransactionSync".into(),
+                    json!([after_gap, 30_000]),
+                )
+                .await
+        }
+    });
+    // Wait until it is pooled (queued), so the gap filler cannot overtake its admission.
+    while provider.get_transaction_by_hash(after_gap_hash).await.unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (filler, _) = transfer_raw(5, 0);
+    sync_send(&node, json!([filler])).await.unwrap();
+    let receipt = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("answered once the gap is filled")
+        .unwrap()
+        .unwrap();
+    assert_eq!(receipt.transaction_hash, after_gap_hash);
+    assert_eq!(provider.get_transaction_receipt(after_gap_hash).await.unwrap(), Some(receipt));
+
+    // Callers sending at once each get their own receipt.
+    let calls: Vec<_> = (6..10)
+        .map(|signer| {
+            let (tx, hash) = transfer_raw(signer, 0);
+            let url = node.handle.http_url();
+            tokio::spawn(async move {
+                let provider =
+                    alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
+                let receipt =
+                    provider.send_raw_transaction_sync(&hex::decode(tx).unwrap()).await.unwrap();
+                (hash, receipt.transaction_hash)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (sent, answered) = call.await.unwrap();
+        assert_eq!(sent, answered);
+    }
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_refuses_it() {
+    let writer = TestNode::start_with(|config| {
+        config.store.shared_with_readers = true;
+    })
+    .await;
+    let replica = TestNode::start_with(|config| {
+        config.datadir = writer.datadir();
+        config.replica = true;
+    })
+    .await;
+    let (tx, _) = transfer_raw(3, 0);
+    let refused = sync_send(&replica, json!([tx])).await.unwrap_err();
+    assert_eq!(refused.0, -32000);
+    assert!(refused.1.contains("read-only replica"), "{refused:?}");
+    replica.handle.stop().await;
+    writer.handle.stop().await;
+}
