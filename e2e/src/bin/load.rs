@@ -72,6 +72,13 @@ struct Cli {
     #[arg(long, default_value_t = 1)]
     seed: u64,
 
+    /// Send with eth_sendRawTransactionSync (EIP-7966) instead of eth_sendRawTransaction:
+    /// each batch is answered with its receipts once included, so a connection sends its next
+    /// batch only then (use many connections and small batches to model wallets), and the
+    /// reported time to receipt is what the caller waited.
+    #[arg(long)]
+    sync: bool,
+
     /// Stop waiting for inclusions after this many seconds without progress.
     #[arg(long = "stall-timeout", value_name = "SECONDS", default_value_t = 60)]
     stall_timeout: u64,
@@ -103,6 +110,7 @@ fn main() -> std::process::ExitCode {
             connections: cli.connections,
             batch: cli.batch,
             stall_timeout: Duration::from_secs(cli.stall_timeout),
+            sync: cli.sync,
         },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

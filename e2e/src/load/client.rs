@@ -1,5 +1,5 @@
-//! A small JSON-RPC client for load: plain calls, and batches of `eth_sendRawTransaction`
-//! written straight into one request body, over a pooled HTTP client (one connection per
+//! A small JSON-RPC client for load: plain calls, and batches of `eth_sendRawTransaction` (or
+//! `eth_sendRawTransactionSync`) written straight into one request body, over a pooled HTTP client (one connection per
 //! request in flight).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +104,26 @@ impl RpcClient {
         &self,
         raws: &[&[u8]],
     ) -> Result<Vec<Result<(), RpcFailure>>, RpcFailure> {
+        self.raw_batch("eth_sendRawTransaction", raws).await
+    }
+
+    /// [`Self::send_raw_batch`] with `eth_sendRawTransactionSync` (EIP-7966): each answer comes
+    /// once its transaction is in a block, or is an error once the endpoint stops waiting.
+    ///
+    /// # Errors
+    /// When the whole request fails (transport); per-transaction rejections are in the result.
+    pub async fn send_raw_sync_batch(
+        &self,
+        raws: &[&[u8]],
+    ) -> Result<Vec<Result<(), RpcFailure>>, RpcFailure> {
+        self.raw_batch("eth_sendRawTransactionSync", raws).await
+    }
+
+    async fn raw_batch(
+        &self,
+        method: &str,
+        raws: &[&[u8]],
+    ) -> Result<Vec<Result<(), RpcFailure>>, RpcFailure> {
         let first = self.ids.fetch_add(raws.len() as u64, Ordering::Relaxed);
         let mut body = String::with_capacity(raws.iter().map(|r| r.len() * 2 + 80).sum());
         body.push('[');
@@ -112,7 +132,7 @@ impl RpcClient {
                 body.push(',');
             }
             body.push_str(&format!(
-                r#"{{"jsonrpc":"2.0","id":{},"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+                r#"{{"jsonrpc":"2.0","id":{},"method":"{method}","params":["0x{}"]}}"#,
                 first + i as u64,
                 alloy_primitives::hex::encode(raw)
             ));

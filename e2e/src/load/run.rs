@@ -30,11 +30,15 @@ pub struct SendConfig {
     pub batch: usize,
     /// Give up waiting for inclusion after this long without progress.
     pub stall_timeout: Duration,
+    /// Send with `eth_sendRawTransactionSync`: each request is answered once its transactions
+    /// are in blocks, so a connection sends its next batch only then, and the time to receipt
+    /// is what the caller waited for the answer.
+    pub sync: bool,
 }
 
 impl Default for SendConfig {
     fn default() -> Self {
-        Self { connections: 4, batch: 250, stall_timeout: Duration::from_secs(60) }
+        Self { connections: 4, batch: 250, stall_timeout: Duration::from_secs(60), sync: false }
     }
 }
 
@@ -130,6 +134,8 @@ pub async fn run_setup(
 struct Ledger {
     sent_at: HashMap<B256, Instant>,
     included_at: HashMap<B256, Instant>,
+    /// When a synchronous send's receipt came back (with `SendConfig::sync`).
+    answered_at: HashMap<B256, Instant>,
     failures: HashMap<String, u64>,
     failed: u64,
     gas: u64,
@@ -191,7 +197,12 @@ pub async fn run_load(
                     }
                     let mut outcomes = None;
                     for _ in 0..3 {
-                        match client.send_raw_batch(&raws).await {
+                        let answer = if config.sync {
+                            client.send_raw_sync_batch(&raws).await
+                        } else {
+                            client.send_raw_batch(&raws).await
+                        };
+                        match answer {
                             Ok(o) => {
                                 outcomes = Some(o);
                                 break;
@@ -204,13 +215,20 @@ pub async fn run_load(
                             .map(|_| Err(RpcFailure::Transport("no answer after 3 tries".into())))
                             .collect()
                     });
+                    let answered = Instant::now();
                     let mut ledger = ledger.lock();
-                    ledger.last_ack = Some(Instant::now());
-                    for outcome in outcomes {
-                        if let Err(e) = outcome {
-                            ledger.failed += 1;
-                            *ledger.failures.entry(e.to_string()).or_default() += 1;
-                            counters.failed.fetch_add(1, Ordering::Relaxed);
+                    ledger.last_ack = Some(answered);
+                    for (signed, outcome) in chunk.iter().zip(outcomes) {
+                        match outcome {
+                            Ok(()) if config.sync => {
+                                ledger.answered_at.insert(signed.hash, answered);
+                            }
+                            Ok(()) => {}
+                            Err(e) => {
+                                ledger.failed += 1;
+                                *ledger.failures.entry(e.to_string()).or_default() += 1;
+                                counters.failed.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                     }
                     counters.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
@@ -226,8 +244,9 @@ pub async fn run_load(
 
     let ledger = ledger.lock();
     let first_send = ledger.first_send.unwrap_or_else(Instant::now);
-    let mut latencies: Vec<f64> = ledger
-        .included_at
+    // Sent to seen in a block by the tracker, or, for synchronous sends, to the answer.
+    let arrivals = if config.sync { &ledger.answered_at } else { &ledger.included_at };
+    let mut latencies: Vec<f64> = arrivals
         .iter()
         .filter_map(|(hash, at)| {
             ledger
@@ -258,6 +277,7 @@ pub async fn run_load(
         gas_per_second: ledger.gas as f64 / span.max(1e-9),
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
+        sync: config.sync,
         ..Report::default()
     })
 }
