@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 mod inclusions;
 
-use inclusions::Inclusions;
+pub(crate) use inclusions::{Included, Inclusions};
 
 use crate::{
     chain::{BlockAttributes, ChainSpec, PendingHeader},
@@ -411,7 +411,8 @@ impl Node {
     }
 
     /// Publishes a block another process committed (a replica following its writer), or just
-    /// the new head state when `block` is `None`.
+    /// the new head state when `block` is `None`. Nobody waits in `inclusions` here: a
+    /// replica refuses `eth_sendRawTransactionSync`.
     fn on_committed_elsewhere(&self, block: Option<Arc<StoredBlock>>) {
         match NextBlock::plan(&self.spec, &self.config, &self.store) {
             Ok(next) => *self.next.write() = Arc::new(next),

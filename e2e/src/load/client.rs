@@ -1,6 +1,6 @@
-//! A small JSON-RPC client for load: plain calls, and batches of `eth_sendRawTransaction` (or
-//! `eth_sendRawTransactionSync`) written straight into one request body, over a pooled HTTP client (one connection per
-//! request in flight).
+//! A small JSON-RPC client for load: plain calls, and batches of `eth_sendRawTransaction`
+//! (or `eth_sendRawTransactionSync`) written straight into one request body, over a pooled
+//! HTTP client (one connection per request in flight).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

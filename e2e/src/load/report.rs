@@ -45,6 +45,8 @@ pub struct Report {
     pub gas_per_second: f64,
     /// Whether transactions went with `eth_sendRawTransactionSync`.
     pub sync: bool,
+    /// Synchronous sends answered with the endpoint's timeout (accepted, not yet included).
+    pub sync_timeouts: u64,
     /// Median send-to-inclusion time, milliseconds (with `sync`: send to the receipt's
     /// answer).
     pub p50_ms: f64,
@@ -80,6 +82,13 @@ impl Report {
             self.accounts
         );
         let _ = writeln!(out, "  accepted        {} ({} refused)", self.accepted, self.failed);
+        if self.sync_timeouts > 0 {
+            let _ = writeln!(
+                out,
+                "    {} answered with the endpoint's timeout before inclusion",
+                self.sync_timeouts
+            );
+        }
         let mut failures: Vec<_> = self.failures.iter().collect();
         failures.sort_by(|a, b| b.1.cmp(a.1));
         for (message, count) in failures {

@@ -21,6 +21,9 @@ use super::{
     report::{Report, percentile},
 };
 
+/// EIP-7966's code for "accepted, but not included within the wait".
+const SYNC_TIMEOUT_CODE: i64 = 4;
+
 /// How the load is sent.
 #[derive(Debug, Clone, Copy)]
 pub struct SendConfig {
@@ -136,6 +139,8 @@ struct Ledger {
     included_at: HashMap<B256, Instant>,
     /// When a synchronous send's receipt came back (with `SendConfig::sync`).
     answered_at: HashMap<B256, Instant>,
+    /// Synchronous sends the endpoint accepted but answered with its timeout.
+    sync_timeouts: u64,
     failures: HashMap<String, u64>,
     failed: u64,
     gas: u64,
@@ -196,7 +201,9 @@ pub async fn run_load(
                         }
                     }
                     let mut outcomes = None;
-                    for _ in 0..3 {
+                    let mut retried = false;
+                    for attempt in 0..3 {
+                        retried = attempt > 0;
                         let answer = if config.sync {
                             client.send_raw_sync_batch(&raws).await
                         } else {
@@ -220,10 +227,17 @@ pub async fn run_load(
                     ledger.last_ack = Some(answered);
                     for (signed, outcome) in chunk.iter().zip(outcomes) {
                         match outcome {
-                            Ok(()) if config.sync => {
+                            // A retried batch's "already known" is no receipt: the tracker's
+                            // inclusion time stands in for those.
+                            Ok(()) if config.sync && !retried => {
                                 ledger.answered_at.insert(signed.hash, answered);
                             }
                             Ok(()) => {}
+                            // The endpoint accepted it but stopped waiting (EIP-7966 code 4):
+                            // not a refusal, and the tracker still sees its inclusion.
+                            Err(RpcFailure::Rpc { code: SYNC_TIMEOUT_CODE, .. }) if config.sync => {
+                                ledger.sync_timeouts += 1;
+                            }
                             Err(e) => {
                                 ledger.failed += 1;
                                 *ledger.failures.entry(e.to_string()).or_default() += 1;
@@ -244,15 +258,15 @@ pub async fn run_load(
 
     let ledger = ledger.lock();
     let first_send = ledger.first_send.unwrap_or_else(Instant::now);
-    // Sent to seen in a block by the tracker, or, for synchronous sends, to the answer.
-    let arrivals = if config.sync { &ledger.answered_at } else { &ledger.included_at };
-    let mut latencies: Vec<f64> = arrivals
+    // Sent to seen in a block by the tracker, or, for synchronous sends, to the receipt's
+    // answer (the inclusion where no receipt came back: a timeout, a retried batch).
+    let mut latencies: Vec<f64> = ledger
+        .sent_at
         .iter()
-        .filter_map(|(hash, at)| {
-            ledger
-                .sent_at
-                .get(hash)
-                .map(|sent| at.saturating_duration_since(*sent).as_secs_f64() * 1e3)
+        .filter_map(|(hash, sent)| {
+            let answered = config.sync.then(|| ledger.answered_at.get(hash)).flatten();
+            let at = answered.or_else(|| ledger.included_at.get(hash))?;
+            Some(at.saturating_duration_since(*sent).as_secs_f64() * 1e3)
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
@@ -278,6 +292,7 @@ pub async fn run_load(
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
         sync: config.sync,
+        sync_timeouts: ledger.sync_timeouts,
         ..Report::default()
     })
 }

@@ -23,8 +23,17 @@ use tokio::sync::oneshot;
 
 use crate::store::StoredBlock;
 
-/// The committed block that included a transaction, and the transaction's index in it.
-pub(crate) type Included = (Arc<StoredBlock>, usize);
+/// Where a committed block included a transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Included {
+    /// The block.
+    pub(crate) block: Arc<StoredBlock>,
+    /// The transaction's index in it.
+    pub(crate) index: usize,
+    /// The block-wide index of the transaction's first log, counted on the way, so a caller
+    /// builds its receipt without walking the block's receipts again.
+    pub(crate) first_log_index: u64,
+}
 
 /// One waiting caller: its watch's id and where to send the block.
 type Waiter = (u64, oneshot::Sender<Included>);
@@ -53,16 +62,19 @@ impl Inclusions {
         if waiting.is_empty() {
             return;
         }
-        for (index, tx) in block.transactions.iter().enumerate() {
+        let mut first_log_index = 0;
+        for (index, (tx, receipt)) in block.transactions.iter().zip(&block.receipts).enumerate() {
             if let Some(watchers) = waiting.remove(tx.tx_hash()) {
+                let included = Included { block: block.clone(), index, first_log_index };
                 for (_, sender) in watchers {
                     // A watcher that already gave up has dropped its receiver: nothing to tell.
-                    let _ = sender.send((block.clone(), index));
+                    let _ = sender.send(included.clone());
                 }
                 if waiting.is_empty() {
                     break;
                 }
             }
+            first_log_index += receipt.logs().len() as u64;
         }
     }
 
@@ -93,6 +105,12 @@ impl InclusionWatch {
             // worth a panic.
             Err(_) => std::future::pending().await,
         }
+    }
+
+    /// The block that included the transaction, if one was handed over already (for a last
+    /// look once the wait is over).
+    pub(crate) fn try_included(&mut self) -> Option<Included> {
+        self.included.try_recv().ok()
     }
 }
 
@@ -127,7 +145,17 @@ mod tests {
                 Recovered::new_unchecked(tx, signer.address())
             })
             .collect();
-        let receipts = vec![ReceiptEnvelope::Eip1559(Default::default()); nonces.len()];
+        // Each transaction's receipt carries as many logs as its nonce.
+        let receipts = nonces
+            .iter()
+            .map(|&nonce| {
+                let mut receipt = alloy::consensus::ReceiptWithBloom::<
+                    alloy::consensus::Receipt<alloy_primitives::Log>,
+                >::default();
+                receipt.receipt.logs = vec![alloy_primitives::Log::default(); nonce as usize];
+                ReceiptEnvelope::Eip1559(receipt)
+            })
+            .collect();
         Arc::new(StoredBlock {
             header: Header::default(),
             hash: B256::ZERO,
@@ -150,16 +178,20 @@ mod tests {
         let mut other = inclusions.watch(*later.transactions[0].tx_hash());
         assert_eq!(inclusions.waiting(), 3);
 
+        let mut third = inclusions.watch(*block.transactions[2].tx_hash());
         inclusions.on_block(&block);
-        let (got, index) = settled(second.included()).await.expect("woken by its block");
-        assert!(Arc::ptr_eq(&got, &block));
-        assert_eq!(index, 1);
-        assert_eq!(settled(twice.included()).await.map(|(_, i)| i), Some(1));
+        let got = settled(second.included()).await.expect("woken by its block");
+        assert!(Arc::ptr_eq(&got.block, &block));
+        assert_eq!((got.index, got.first_log_index), (1, 0));
+        assert_eq!(settled(twice.included()).await.map(|i| i.index), Some(1));
+        // Its first log follows the 0 + 1 logs of the two transactions before it.
+        assert_eq!(third.try_included().map(|i| (i.index, i.first_log_index)), Some((2, 1)));
         assert!(settled(other.included()).await.is_none(), "not woken by another block");
+        assert!(other.try_included().is_none());
         assert_eq!(inclusions.waiting(), 1);
 
         inclusions.on_block(&later);
-        assert_eq!(settled(other.included()).await.map(|(_, i)| i), Some(0));
+        assert_eq!(settled(other.included()).await.map(|i| i.index), Some(0));
         assert_eq!(inclusions.waiting(), 0);
     }
 

@@ -106,10 +106,19 @@ pub(crate) fn receipts(stored: &StoredBlock) -> Vec<TransactionReceipt> {
 
 /// The receipt of the transaction at `index`.
 pub(crate) fn receipt(stored: &StoredBlock, index: usize) -> Option<TransactionReceipt> {
+    let log_index = stored.receipts.get(..index)?.iter().map(|r| r.logs().len() as u64).sum();
+    receipt_with_first_log(stored, index, log_index)
+}
+
+/// [`receipt`] when the block-wide index of the transaction's first log is known already.
+pub(crate) fn receipt_with_first_log(
+    stored: &StoredBlock,
+    index: usize,
+    log_index: u64,
+) -> Option<TransactionReceipt> {
     let tx = stored.transactions.get(index)?;
     let receipt = stored.receipts.get(index)?;
     let previous = if index == 0 { 0 } else { stored.receipts[index - 1].cumulative_gas_used() };
-    let log_index = stored.receipts[..index].iter().map(|r| r.logs().len() as u64).sum();
     Some(receipt_at(
         stored,
         index,

@@ -1,9 +1,9 @@
 //! The one place where the node's failures become JSON-RPC error objects, with the codes and
 //! messages wallets and libraries expect from geth.
 
-use alloy::sol_types::{Panic, Revert, SolError};
 use std::time::Duration;
 
+use alloy::sol_types::{Panic, Revert, SolError};
 use alloy_primitives::{B256, Bytes, hex};
 use jsonrpsee::types::ErrorObjectOwned;
 

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     executor::{self, BlockEnv, CodeCache},
-    node::Node,
+    node::{Included, Node},
     state::StateReader,
     store::{BlockReader, StateView, StoredBlock},
     txpool::PooledTx,
@@ -593,7 +593,7 @@ impl EthApiServer for EthRpc {
             return Err(RpcError::ReadOnly.into());
         }
         let config = &self.node.config.rpc;
-        let timeout = match timeout.map(|ms| ms.saturating_to::<u64>()) {
+        let timeout = match timeout.map(|ms| ms.to::<u64>()) {
             Some(ms) if ms > 0 => Duration::from_millis(ms).min(config.tx_sync_max_timeout),
             _ => config.tx_sync_timeout,
         };
@@ -604,10 +604,13 @@ impl EthApiServer for EthRpc {
         if let Some(receipt) = self.get_transaction_receipt(hash)? {
             return Ok(receipt);
         }
-        let Ok((block, index)) = tokio::time::timeout(timeout, watch.included()).await else {
-            return Err(RpcError::TxSyncTimeout { hash, timeout }.into());
+        let included = match tokio::time::timeout(timeout, watch.included()).await {
+            Ok(included) => included,
+            // The block may have come as the wait ran out.
+            Err(_) => watch.try_included().ok_or(RpcError::TxSyncTimeout { hash, timeout })?,
         };
-        Ok(convert::receipt(&block, index).ok_or_else(|| {
+        let Included { block, index, first_log_index } = included;
+        Ok(convert::receipt_with_first_log(&block, index, first_log_index).ok_or_else(|| {
             RpcError::Internal(format!("block {} has no receipt {index}", block.header.number))
         })?)
     }

@@ -1,5 +1,6 @@
 //! Integration tests of the sequencer: genesis roots, the node over real HTTP and WebSocket
-//! JSON-RPC, persistence across restarts, tracing, synchronous sends, and Foundry's `cast` against the node.
+//! JSON-RPC, persistence across restarts, tracing, synchronous sends, and Foundry's `cast`
+//! against the node.
 
 mod cast;
 mod genesis;

@@ -89,7 +89,7 @@ pub(crate) async fn send_raw(provider: &impl Provider, raw: &[u8]) -> Transactio
 }
 
 /// Posts `body` to the node and returns (HTTP status, body).
-async fn http_post(node: &TestNode, body: &[u8]) -> (u16, String) {
+pub(crate) async fn http_post(node: &TestNode, body: &[u8]) -> (u16, String) {
     http_post_to(node.handle.rpc_addr(), body).await
 }
 

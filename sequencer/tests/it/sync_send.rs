@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use alloy::{providers::Provider, rpc::types::TransactionReceipt};
+use alloy::{consensus::TxEip1559, providers::Provider, rpc::types::TransactionReceipt};
 use alloy_primitives::{Address, B256, U256, address, hex};
 use sequencer::{
     genesis::DEV_CHAIN_ID,
-    test_utils::{dev_signer, raw, sign, transfer},
+    test_utils::{deploy_storage_contract, dev_signer, raw, sign, storage_contract_set, transfer},
 };
 use serde_json::{Value, json};
 
-use crate::node::TestNode;
+use crate::node::{TestNode, http_post};
 
 const RECIPIENT: Address = address!("00000000000000000000000000000000000051c5");
 
@@ -139,8 +139,76 @@ async fn answers_with_the_receipt_or_times_out_as_geth_does() {
     assert_eq!(receipt.transaction_hash, after_gap_hash);
     assert_eq!(provider.get_transaction_receipt(after_gap_hash).await.unwrap(), Some(receipt));
 
+    // A receipt handed over from the committed block is eth_getTransactionReceipt's, log
+    // indices included: a logging call waits behind a gap that another logging call of the
+    // same block fills, so its first log is the block's second.
+    let logger = dev_signer(2);
+    let storage = logger.address().create(0);
+    let deploy = raw(&sign(&logger, deploy_storage_contract(DEV_CHAIN_ID, 0)));
+    provider.send_raw_transaction_sync(&deploy).await.unwrap();
+    let set = |nonce: u64, value: u64| {
+        let tx = TxEip1559 {
+            gas_limit: 100_000,
+            input: storage_contract_set(U256::from(value)),
+            ..transfer(DEV_CHAIN_ID, nonce, storage, U256::ZERO)
+        };
+        let tx = sign(&logger, tx);
+        (hex::encode_prefixed(raw(&tx)), *tx.tx_hash())
+    };
+    let ((second_set, second_hash), (first_set, _)) = (set(2, 22), set(1, 11));
+    let waiting = tokio::spawn({
+        let url = node.handle.http_url();
+        async move {
+            let provider =
+                alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
+            provider
+                .raw_request::<_, TransactionReceipt>(
+                    "eth_sendRawTransactionSync".into(),
+                    json!([second_set, 30_000]),
+                )
+                .await
+                .unwrap()
+        }
+    });
+    while provider.get_transaction_by_hash(second_hash).await.unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = provider.send_raw_transaction(&hex::decode(first_set).unwrap()).await.unwrap();
+    let receipt = tokio::time::timeout(Duration::from_secs(30), waiting).await.unwrap().unwrap();
+    let stored = provider.get_transaction_receipt(receipt.transaction_hash).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&receipt));
+    let first_log = receipt.inner.logs()[0].log_index;
+    let block_logs = provider
+        .get_block_receipts(receipt.block_number.unwrap().into())
+        .await
+        .unwrap()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.inner.logs().to_vec())
+        .count();
+    assert_eq!(block_logs, 2, "both sets in one block");
+    assert_eq!(first_log, Some(1));
+
+    // A JSON-RPC batch of synchronous sends: each call is answered on its own terms, the
+    // included one with its receipt, the one behind a gap with code 4, in the batch's order.
+    let (included, included_hash) = transfer_raw(6, 0);
+    let (behind_gap, behind_gap_hash) = transfer_raw(6, 2);
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransactionSync", "params": [included, 10_000]},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_sendRawTransactionSync", "params": [behind_gap, 200]},
+    ]);
+    let (status, body) = http_post(&node, batch.to_string().as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers[0]["id"], 1);
+    assert_eq!(answers[0]["result"]["transactionHash"], json!(included_hash));
+    assert_eq!(answers[0]["result"]["status"], "0x1");
+    assert_eq!(answers[1]["id"], 2);
+    assert_eq!(answers[1]["error"]["code"], 4);
+    assert_eq!(answers[1]["error"]["data"], json!(behind_gap_hash));
+
     // Callers sending at once each get their own receipt.
-    let calls: Vec<_> = (6..10)
+    let calls: Vec<_> = (7..10)
         .map(|signer| {
             let (tx, hash) = transfer_raw(signer, 0);
             let url = node.handle.http_url();
