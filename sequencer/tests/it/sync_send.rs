@@ -31,6 +31,28 @@ async fn sync_send(node: &TestNode, params: Value) -> Result<TransactionReceipt,
     })
 }
 
+/// Starts `eth_sendRawTransactionSync` of `raw` (30 s wait) on a connection of its own and
+/// returns once the node has pooled the transaction `hash`, so a transaction sent next cannot
+/// overtake its admission; the handle yields the receipt the call answers with.
+async fn start_sync_send(
+    node: &TestNode,
+    raw: String,
+    hash: B256,
+) -> tokio::task::JoinHandle<TransactionReceipt> {
+    let provider = node.provider();
+    let waiting = tokio::spawn(async move {
+        provider
+            .raw_request("eth_sendRawTransactionSync".into(), json!([raw, 30_000]))
+            .await
+            .unwrap()
+    });
+    let provider = node.provider();
+    while provider.get_transaction_by_hash(hash).await.unwrap().is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    waiting
+}
+
 fn transfer_raw(signer: usize, nonce: u64) -> (String, B256) {
     let tx = sign(&dev_signer(signer), transfer(DEV_CHAIN_ID, nonce, RECIPIENT, U256::from(7)));
     (hex::encode_prefixed(raw(&tx)), *tx.tx_hash())
@@ -112,29 +134,12 @@ async fn answers_with_the_receipt_or_times_out_as_geth_does() {
     // transaction cannot be in a block before the call begins waiting, so this is the watch,
     // not the look-up in the store.
     let (after_gap, after_gap_hash) = transfer_raw(5, 1);
-    let waiting = tokio::spawn({
-        let url = node.handle.http_url();
-        async move {
-            let provider =
-                alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
-            provider
-                .raw_request::<_, TransactionReceipt>(
-                    "eth_sendRawTransactionSync".into(),
-                    json!([after_gap, 30_000]),
-                )
-                .await
-        }
-    });
-    // Wait until it is pooled (queued), so the gap filler cannot overtake its admission.
-    while provider.get_transaction_by_hash(after_gap_hash).await.unwrap().is_none() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiting = start_sync_send(&node, after_gap, after_gap_hash).await;
     let (filler, _) = transfer_raw(5, 0);
     sync_send(&node, json!([filler])).await.unwrap();
     let receipt = tokio::time::timeout(Duration::from_secs(30), waiting)
         .await
         .expect("answered once the gap is filled")
-        .unwrap()
         .unwrap();
     assert_eq!(receipt.transaction_hash, after_gap_hash);
     assert_eq!(provider.get_transaction_receipt(after_gap_hash).await.unwrap(), Some(receipt));
@@ -156,23 +161,7 @@ async fn answers_with_the_receipt_or_times_out_as_geth_does() {
         (hex::encode_prefixed(raw(&tx)), *tx.tx_hash())
     };
     let ((second_set, second_hash), (first_set, _)) = (set(2, 22), set(1, 11));
-    let waiting = tokio::spawn({
-        let url = node.handle.http_url();
-        async move {
-            let provider =
-                alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
-            provider
-                .raw_request::<_, TransactionReceipt>(
-                    "eth_sendRawTransactionSync".into(),
-                    json!([second_set, 30_000]),
-                )
-                .await
-                .unwrap()
-        }
-    });
-    while provider.get_transaction_by_hash(second_hash).await.unwrap().is_none() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let waiting = start_sync_send(&node, second_set, second_hash).await;
     let _ = provider.send_raw_transaction(&hex::decode(first_set).unwrap()).await.unwrap();
     let receipt = tokio::time::timeout(Duration::from_secs(30), waiting).await.unwrap().unwrap();
     let stored = provider.get_transaction_receipt(receipt.transaction_hash).await.unwrap();
@@ -211,10 +200,8 @@ async fn answers_with_the_receipt_or_times_out_as_geth_does() {
     let calls: Vec<_> = (7..10)
         .map(|signer| {
             let (tx, hash) = transfer_raw(signer, 0);
-            let url = node.handle.http_url();
+            let provider = node.provider();
             tokio::spawn(async move {
-                let provider =
-                    alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
                 let receipt =
                     provider.send_raw_transaction_sync(&hex::decode(tx).unwrap()).await.unwrap();
                 (hash, receipt.transaction_hash)
