@@ -75,11 +75,12 @@ pub(crate) struct Cli {
     )]
     http_corsdomain: Vec<String>,
 
-    /// Gas limit of eth_call and the ceiling of eth_estimateGas.
+    /// Gas limit of eth_call, the ceiling of eth_estimateGas, and the gas all calls of one
+    /// eth_simulateV1 request may use together.
     #[arg(long = "rpc.gas-cap", value_name = "GAS", env = "SEQUENCER_RPC_GAS_CAP", default_value_t = RpcConfig::default().gas_cap, help_heading = "RPC")]
     rpc_gas_cap: u64,
 
-    /// Most calls whose cost the caller controls (eth_call, eth_estimateGas,
+    /// Most calls whose cost the caller controls (eth_call, eth_estimateGas, eth_simulateV1,
     /// eth_createAccessList, eth_getLogs and log filters, eth_feeHistory, eth_getProof,
     /// debug_trace*) that run at once; the rest wait. Default: the number of CPUs.
     #[arg(long = "rpc.max-concurrent-calls", value_name = "N", env = "SEQUENCER_RPC_MAX_CONCURRENT_CALLS", default_value_t = RpcConfig::default().max_concurrent_calls, help_heading = "RPC")]

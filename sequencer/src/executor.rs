@@ -21,6 +21,7 @@ mod outcome;
 mod overlay;
 mod parallel;
 mod sequential;
+mod simulate;
 mod trace;
 
 use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
@@ -31,6 +32,10 @@ pub use evm::CodeCache;
 pub use infer::{Chain, Inference, infer, infer_batch, infer_chains, worth_inferring};
 pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
+pub use simulate::{
+    SimOptions, SimulateError, SimulatedCall, SimulatedExecution, TRANSFER_LOG_ADDRESS,
+    TRANSFER_TOPIC, simulate_block,
+};
 pub use trace::{
     TraceBounds, TraceError, Tracer, TxTrace, replay_transactions, trace_call, trace_transactions,
 };

@@ -15,6 +15,7 @@ mod eth;
 mod filters;
 mod overrides;
 mod pubsub;
+mod simulate;
 mod txpool;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -43,7 +44,8 @@ pub struct RpcConfig {
     pub max_logs_range: u64,
     /// Most logs one `eth_getLogs` may return.
     pub max_logs: usize,
-    /// Gas limit of `eth_call` and the ceiling of `eth_estimateGas`.
+    /// Gas limit of `eth_call`, the ceiling of `eth_estimateGas`, and the gas all calls of one
+    /// `eth_simulateV1` request may use together.
     pub gas_cap: u64,
     /// Most calls whose cost the caller controls (`eth_call`, `eth_estimateGas`,
     /// `eth_createAccessList`, log queries, `eth_feeHistory`, `eth_getProof`, `debug_trace*`)

@@ -8,6 +8,7 @@ use alloy::{
         AccessListResult, Block, EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges,
         Header, Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
         pubsub::{Params, SubscriptionKind},
+        simulate::{SimulatePayload, SimulatedBlock},
         state::StateOverride,
         trace::{
             common::TraceResult,
@@ -78,6 +79,15 @@ pub trait EthApi {
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
     ) -> RpcResult<Bytes>;
+
+    /// Simulates calls in a chain of made-up blocks on top of `block` (`eth_simulateV1`):
+    /// block and state overrides per block, each call's result and the sealed blocks.
+    #[method(name = "simulateV1")]
+    async fn simulate_v1(
+        &self,
+        payload: SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<SimulatedBlock<Block>>>;
 
     /// Estimates the gas a transaction needs.
     #[method(name = "estimateGas")]

@@ -8,7 +8,7 @@ use alloy_primitives::{B256, Bytes, hex};
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::{
-    executor::{CallError, TraceError},
+    executor::{CallError, SimulateError, TraceError},
     state::StateError,
     store::StoreError,
     txpool::PoolError,
@@ -115,6 +115,15 @@ pub enum RpcError {
         /// How long the call waited.
         timeout: Duration,
     },
+    /// `eth_simulateV1` stopped: a call is not executable, or the blocks are out of order or
+    /// beyond the limits (geth's codes, -38010 to -38026).
+    #[error("{message}")]
+    Simulate {
+        /// The JSON-RPC code.
+        code: i32,
+        /// geth's message.
+        message: String,
+    },
     /// A storage failure on the node.
     #[error("internal error: {0}")]
     Internal(String),
@@ -165,6 +174,7 @@ impl RpcError {
             | Self::TraceTooLarge(_) => LIMIT_EXCEEDED_CODE,
             Self::Unsupported(_) => -32601,
             Self::TxSyncTimeout { .. } => TX_SYNC_TIMEOUT_CODE,
+            Self::Simulate { code, .. } => *code,
             Self::Internal(_) => INTERNAL_ERROR_CODE,
             Self::CallFailed(_)
             | Self::HeaderNotFound
@@ -199,6 +209,26 @@ impl From<CallError> for RpcError {
             CallError::State(e) => e.into(),
             other => Self::CallFailed(other.to_string()),
         }
+    }
+}
+
+impl From<SimulateError> for RpcError {
+    fn from(err: SimulateError) -> Self {
+        if let SimulateError::State(e) = err {
+            return e.into();
+        }
+        let code = match &err {
+            SimulateError::NonceTooLow(_) => -38010,
+            SimulateError::NonceTooHigh(_) => -38011,
+            SimulateError::FeeCapTooLow(_) => -38012,
+            SimulateError::IntrinsicGas(_) => -38013,
+            SimulateError::InsufficientFunds(_) => -38014,
+            SimulateError::BlockGasLimitReached { .. } => -38015,
+            SimulateError::InitCodeTooLarge(_) => -38025,
+            SimulateError::GasCapSpent(_) => -38026,
+            SimulateError::Invalid(_) | SimulateError::State(_) => INVALID_PARAMS_CODE,
+        };
+        Self::Simulate { code, message: err.to_string() }
     }
 }
 

@@ -8,7 +8,9 @@ use alloy::{
     rpc::types::{
         AccessListResult, Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory,
         Filter, FilterBlockOption, FilterChanges, Index, Log, SyncStatus, Transaction,
-        TransactionReceipt, TransactionRequest, state::StateOverride,
+        TransactionReceipt, TransactionRequest,
+        simulate::{SimulatePayload, SimulatedBlock},
+        state::StateOverride,
     },
     serde::JsonStorageKey,
 };
@@ -142,7 +144,7 @@ impl EthRpc {
         Ok(self.node.store.blocks()?.block(number)?)
     }
 
-    fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
+    pub(crate) fn header(&self, number: u64) -> RpcResult<Option<ConsensusHeader>> {
         Ok(self.node.store.blocks()?.header(number)?)
     }
 
@@ -443,6 +445,14 @@ impl EthApiServer for EthRpc {
         overrides: Option<StateOverride>,
     ) -> JsonRpcResult<Bytes> {
         self.expensive(move |this| this.call_blocking(request, block, overrides)).await
+    }
+
+    async fn simulate_v1(
+        &self,
+        payload: SimulatePayload,
+        block: Option<BlockId>,
+    ) -> JsonRpcResult<Vec<SimulatedBlock<Block>>> {
+        self.expensive(move |this| Ok(this.simulate_blocking(payload, block)?)).await
     }
 
     async fn estimate_gas(

@@ -8,7 +8,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::KECCAK_EMPTY;
 
 use super::error::RpcError;
-use crate::state::{AccountInfo, StateError, StateReader};
+use crate::state::{AccountDiff, AccountInfo, StateDiff, StateError, StateReader};
 
 /// A state with some accounts replaced or patched.
 #[derive(Debug)]
@@ -86,5 +86,121 @@ impl StateReader for OverriddenState<'_> {
 
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
         self.base.block_hash(number)
+    }
+}
+
+/// `overrides` as a state diff on top of `state`: what `eth_simulateV1` applies before a
+/// block's calls and keeps for the blocks after it. `state` replaces an account's whole
+/// storage; `stateDiff` patches slots.
+///
+/// # Errors
+/// For overrides this node does not support (moving precompiles), contradictory ones, or when
+/// `state` cannot be read.
+pub(crate) fn override_diff(
+    state: &dyn StateReader,
+    overrides: StateOverride,
+) -> Result<StateDiff, RpcError> {
+    let mut diff = StateDiff::default();
+    for (address, over) in overrides {
+        if over.move_precompile_to.is_some() {
+            return Err(RpcError::Unsupported("movePrecompileToAddress is not supported".into()));
+        }
+        if over.state.is_some() && over.state_diff.is_some() {
+            return Err(RpcError::InvalidParams(format!(
+                "account {address} has both 'state' and 'stateDiff'"
+            )));
+        }
+        let mut info = state.account(address)?.unwrap_or_default();
+        if let Some(balance) = over.balance {
+            info.balance = balance;
+        }
+        if let Some(nonce) = over.nonce {
+            info.nonce = nonce;
+        }
+        if let Some(code) = over.code {
+            info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(&code) };
+            if !code.is_empty() {
+                diff.codes.insert(info.code_hash, code);
+            }
+        }
+        let storage_cleared = over.state.is_some();
+        let storage = over
+            .state
+            .into_iter()
+            .chain(over.state_diff)
+            .flatten()
+            .map(|(slot, value)| (U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0)))
+            .collect();
+        // An override that leaves an account empty (EIP-161) leaves no account in the trie.
+        let storage: std::collections::BTreeMap<U256, U256> = storage;
+        let info = (!info.is_empty() || storage.values().any(|v| !v.is_zero())).then_some(info);
+        diff.accounts.insert(address, AccountDiff { info, storage_cleared, storage });
+    }
+    Ok(diff)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::rpc::types::state::AccountOverride;
+    use alloy_primitives::{B256, address};
+
+    use super::*;
+    use crate::state::{DiffState, MemoryState};
+
+    #[test]
+    fn an_override_diff_replaces_or_patches_storage_and_drops_emptied_accounts() {
+        let (replaced, patched, emptied, fresh) = (
+            address!("0x2000000000000000000000000000000000000001"),
+            address!("0x2000000000000000000000000000000000000002"),
+            address!("0x2000000000000000000000000000000000000003"),
+            address!("0x2000000000000000000000000000000000000004"),
+        );
+        let mut base = MemoryState::default();
+        for address in [replaced, patched, emptied] {
+            base.accounts.insert(address, AccountInfo::with_balance(U256::from(9)));
+            base.storage.insert((address, U256::from(1)), U256::from(11));
+            base.storage.insert((address, U256::from(2)), U256::from(22));
+        }
+        let slot = |n: u64| B256::from(U256::from(n));
+        let mut overrides = StateOverride::default();
+        overrides.insert(
+            replaced,
+            AccountOverride {
+                state: Some([(slot(2), slot(5))].into_iter().collect()),
+                ..Default::default()
+            },
+        );
+        overrides.insert(
+            patched,
+            AccountOverride {
+                state_diff: Some([(slot(2), slot(5))].into_iter().collect()),
+                nonce: Some(3),
+                ..Default::default()
+            },
+        );
+        overrides.insert(
+            emptied,
+            AccountOverride {
+                balance: Some(U256::ZERO),
+                state: Some(Default::default()),
+                ..Default::default()
+            },
+        );
+        overrides.insert(
+            fresh,
+            AccountOverride { code: Some(Bytes::from_static(&[0x00])), ..Default::default() },
+        );
+        let diff = override_diff(&base, overrides).unwrap();
+        let after = DiffState::new(&base, &diff);
+        let read = |address, n: u64| after.storage(address, U256::from(n)).unwrap();
+        assert_eq!((read(replaced, 1), read(replaced, 2)), (U256::ZERO, U256::from(5)));
+        assert_eq!((read(patched, 1), read(patched, 2)), (U256::from(11), U256::from(5)));
+        assert_eq!(after.account(patched).unwrap().unwrap().nonce, 3);
+        assert_eq!(after.account(patched).unwrap().unwrap().balance, U256::from(9));
+        // Balance, nonce and storage all gone, and no code: no account (EIP-161).
+        assert_eq!(after.account(emptied).unwrap(), None);
+        assert_eq!(read(emptied, 1), U256::ZERO);
+        let code_hash = after.account(fresh).unwrap().unwrap().code_hash;
+        assert_eq!(after.code(code_hash).unwrap(), Some(Bytes::from_static(&[0x00])));
     }
 }
