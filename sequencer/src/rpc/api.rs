@@ -5,8 +5,9 @@
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
     rpc::types::{
-        AccessListResult, Block, EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges,
-        Header, Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+        AccessListResult, Block, BlockOverrides, EIP1186AccountProofResponse, FeeHistory, Filter,
+        FilterChanges, Header, Index, Log, SyncStatus, Transaction, TransactionReceipt,
+        TransactionRequest,
         pubsub::{Params, SubscriptionKind},
         simulate::{SimulatePayload, SimulatedBlock},
         state::StateOverride,
@@ -71,13 +72,14 @@ pub trait EthApi {
         block: Option<BlockId>,
     ) -> RpcResult<B256>;
 
-    /// Executes a call without a transaction.
+    /// Executes a call without a transaction, optionally with state and block overrides.
     #[method(name = "call")]
     async fn call(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes>;
 
     /// Simulates calls in a chain of made-up blocks on top of `block` (`eth_simulateV1`):
@@ -89,13 +91,14 @@ pub trait EthApi {
         block: Option<BlockId>,
     ) -> RpcResult<Vec<SimulatedBlock<Block>>>;
 
-    /// Estimates the gas a transaction needs.
+    /// Estimates the gas a transaction needs (state and block overrides as for `eth_call`).
     #[method(name = "estimateGas")]
     async fn estimate_gas(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64>;
 
     /// The access list a transaction would use and its gas with that list.

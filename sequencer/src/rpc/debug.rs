@@ -8,7 +8,7 @@ use std::sync::Arc;
 use alloy::{
     eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
     rpc::types::{
-        BlockOverrides, TransactionRequest,
+        TransactionRequest,
         trace::{
             common::TraceResult,
             geth::{GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace},
@@ -22,6 +22,7 @@ use super::{
     api::DebugApiServer,
     error::{RpcError, RpcResult as Result},
     eth::EthRpc,
+    overrides::apply_block_overrides,
 };
 use crate::{
     executor::{self, BlockEnv, Tracer, TxTrace},
@@ -213,43 +214,6 @@ fn state_before(
     })?;
     let txs = &block.transactions[..count];
     Ok(executor::replay_transactions(parent, &eth.node.codes, env, txs, tracer)?)
-}
-
-/// Applies `debug_traceCall`'s block overrides to the environment the call runs in.
-fn apply_block_overrides(env: &mut BlockEnv, overrides: &BlockOverrides) -> Result<()> {
-    if overrides.block_hash.is_some()
-        || overrides.blob_base_fee.is_some()
-        || overrides.beacon_root.is_some()
-    {
-        return Err(RpcError::InvalidParams(
-            "blockOverrides: blockHash, blobBaseFee and beaconRoot are not supported (number, time, gasLimit, feeRecipient, prevRandao, baseFeePerGas and difficulty are)".into(),
-        ));
-    }
-    let too_large = |field: &str| {
-        RpcError::InvalidParams(format!("blockOverrides: {field} does not fit 64 bits"))
-    };
-    if let Some(number) = overrides.number {
-        env.number = u64::try_from(number).map_err(|_| too_large("number"))?;
-    }
-    if let Some(base_fee) = overrides.base_fee {
-        env.base_fee = u64::try_from(base_fee).map_err(|_| too_large("baseFeePerGas"))?;
-    }
-    if let Some(time) = overrides.time {
-        env.timestamp = time;
-    }
-    if let Some(gas_limit) = overrides.gas_limit {
-        env.gas_limit = gas_limit;
-    }
-    if let Some(coinbase) = overrides.coinbase {
-        env.beneficiary = coinbase;
-    }
-    if let Some(random) = overrides.random {
-        env.prevrandao = random;
-    }
-    if let Some(difficulty) = overrides.difficulty {
-        env.difficulty = difficulty;
-    }
-    Ok(())
 }
 
 /// A block's traces as geth lists them: `{txHash, result}` or `{txHash, error}` each.

@@ -6,8 +6,8 @@ use alloy::{
     consensus::{Header as ConsensusHeader, Transaction as _},
     eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
     rpc::types::{
-        AccessListResult, Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory,
-        Filter, FilterBlockOption, FilterChanges, Index, Log, SyncStatus, Transaction,
+        AccessListResult, Block, BlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof,
+        FeeHistory, Filter, FilterBlockOption, FilterChanges, Index, Log, SyncStatus, Transaction,
         TransactionReceipt, TransactionRequest,
         simulate::{SimulatePayload, SimulatedBlock},
         state::StateOverride,
@@ -23,7 +23,7 @@ use super::{
     convert,
     error::{RpcError, RpcResult},
     filters::{FilterKind, Filters},
-    overrides::OverriddenState,
+    overrides::{OverriddenState, apply_block_overrides},
 };
 use crate::{
     executor::{self, BlockEnv, CodeCache},
@@ -443,8 +443,10 @@ impl EthApiServer for EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> JsonRpcResult<Bytes> {
-        self.expensive(move |this| this.call_blocking(request, block, overrides)).await
+        self.expensive(move |this| this.call_blocking(request, block, overrides, block_overrides))
+            .await
     }
 
     async fn simulate_v1(
@@ -460,8 +462,12 @@ impl EthApiServer for EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> JsonRpcResult<U64> {
-        self.expensive(move |this| this.estimate_gas_blocking(request, block, overrides)).await
+        self.expensive(move |this| {
+            this.estimate_gas_blocking(request, block, overrides, block_overrides)
+        })
+        .await
     }
 
     async fn create_access_list(
@@ -788,8 +794,12 @@ impl EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> JsonRpcResult<Bytes> {
-        let ctx = self.call_context(block)?;
+        let mut ctx = self.call_context(block)?;
+        if let Some(block_overrides) = &block_overrides {
+            apply_block_overrides(&mut ctx.env, block_overrides)?;
+        }
         let gas_cap = self.node.config.rpc.gas_cap;
         let output = self.with_overrides(&ctx.state, overrides, |state, codes| {
             Ok(executor::call(state, codes, &ctx.env, &request, gas_cap)?.output)
@@ -802,8 +812,13 @@ impl EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> JsonRpcResult<U64> {
-        let ctx = self.call_context(block.or(Some(BlockId::Number(BlockNumberOrTag::Pending))))?;
+        let mut ctx =
+            self.call_context(block.or(Some(BlockId::Number(BlockNumberOrTag::Pending))))?;
+        if let Some(block_overrides) = &block_overrides {
+            apply_block_overrides(&mut ctx.env, block_overrides)?;
+        }
         let gas_cap = self.node.config.rpc.gas_cap;
         let gas = self.with_overrides(&ctx.state, overrides, |state, codes| {
             Ok(executor::estimate_gas(state, codes, &ctx.env, &request, gas_cap)?)

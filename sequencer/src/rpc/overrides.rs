@@ -3,12 +3,18 @@
 
 use std::collections::HashMap;
 
-use alloy::rpc::types::state::{AccountOverride, StateOverride};
+use alloy::rpc::types::{
+    BlockOverrides,
+    state::{AccountOverride, StateOverride},
+};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::KECCAK_EMPTY;
 
 use super::error::RpcError;
-use crate::state::{AccountDiff, AccountInfo, StateDiff, StateError, StateReader};
+use crate::{
+    executor::BlockEnv,
+    state::{AccountDiff, AccountInfo, StateDiff, StateError, StateReader},
+};
 
 /// A state with some accounts replaced or patched.
 #[derive(Debug)]
@@ -137,6 +143,50 @@ pub(crate) fn override_diff(
         diff.accounts.insert(address, AccountDiff { info, storage_cleared, storage });
     }
     Ok(diff)
+}
+
+/// Applies the block overrides of `eth_call`, `eth_estimateGas` and `debug_traceCall` to the
+/// environment the call runs in.
+///
+/// # Errors
+/// For fields this node does not override, or numbers beyond 64 bits.
+pub(crate) fn apply_block_overrides(
+    env: &mut BlockEnv,
+    overrides: &BlockOverrides,
+) -> Result<(), RpcError> {
+    if overrides.block_hash.is_some()
+        || overrides.blob_base_fee.is_some()
+        || overrides.beacon_root.is_some()
+    {
+        return Err(RpcError::InvalidParams(
+            "blockOverrides: blockHash, blobBaseFee and beaconRoot are not supported (number, time, gasLimit, feeRecipient, prevRandao, baseFeePerGas and difficulty are)".into(),
+        ));
+    }
+    let too_large = |field: &str| {
+        RpcError::InvalidParams(format!("blockOverrides: {field} does not fit 64 bits"))
+    };
+    if let Some(number) = overrides.number {
+        env.number = u64::try_from(number).map_err(|_| too_large("number"))?;
+    }
+    if let Some(base_fee) = overrides.base_fee {
+        env.base_fee = u64::try_from(base_fee).map_err(|_| too_large("baseFeePerGas"))?;
+    }
+    if let Some(time) = overrides.time {
+        env.timestamp = time;
+    }
+    if let Some(gas_limit) = overrides.gas_limit {
+        env.gas_limit = gas_limit;
+    }
+    if let Some(coinbase) = overrides.coinbase {
+        env.beneficiary = coinbase;
+    }
+    if let Some(random) = overrides.random {
+        env.prevrandao = random;
+    }
+    if let Some(difficulty) = overrides.difficulty {
+        env.difficulty = difficulty;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1306,6 +1306,49 @@ async fn serves_the_consensus_encodings_of_headers_blocks_receipts_and_transacti
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn eth_call_and_estimate_gas_apply_block_overrides() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let target = address!("00000000000000000000000000000000000f00d6");
+    // Returns NUMBER, TIMESTAMP, COINBASE, BASEFEE and GASLIMIT as five words.
+    let env = "0x436000524260205241604052486060524560805260a06000f3";
+    let call = serde_json::json!({ "to": target });
+    let code = serde_json::json!({ target.to_string(): { "code": env } });
+    let coinbase = address!("00000000000000000000000000000000000c0b1e");
+    let blocks = serde_json::json!({
+        "number": "0x1234", "time": "0x5678", "feeRecipient": coinbase,
+        "baseFeePerGas": "0x9", "gasLimit": "0x7654321"
+    });
+    let result: Bytes =
+        provider.raw_request("eth_call".into(), (&call, "latest", &code, &blocks)).await.unwrap();
+    let words: Vec<U256> = result.chunks(32).map(U256::from_be_slice).collect();
+    let coinbase_word = U256::from_be_slice(coinbase.as_slice());
+    let expected = [U256::from(0x1234), U256::from(0x5678), coinbase_word, U256::from(9)];
+    assert_eq!(words[..4], expected);
+    assert_eq!(words[4], U256::from(0x7654321));
+    // Without block overrides the call sees the latest block.
+    let head = provider.get_block_number().await.unwrap();
+    let result: Bytes =
+        provider.raw_request("eth_call".into(), (&call, "latest", &code)).await.unwrap();
+    assert_eq!(U256::from_be_slice(&result[..32]), U256::from(head));
+    let gas: U256 = provider
+        .raw_request("eth_estimateGas".into(), (&call, "latest", &code, &blocks))
+        .await
+        .unwrap();
+    assert!(gas > U256::from(21_000), "{gas}");
+    // Unsupported fields are refused, not ignored.
+    let refused = provider
+        .raw_request::<_, Bytes>(
+            "eth_call".into(),
+            (&call, "latest", &code, serde_json::json!({ "blobBaseFee": "0x1" })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.as_error_resp().unwrap().code, -32602);
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn eth_call_and_estimate_gas_apply_state_overrides() {
     let node = TestNode::start().await;
     let provider = node.provider();
