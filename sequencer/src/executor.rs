@@ -33,8 +33,8 @@ pub use infer::{Chain, Inference, infer, infer_batch, infer_chains, worth_inferr
 pub use parallel::{ParallelConfig, ParallelExecutor};
 pub use sequential::SequentialExecutor;
 pub use simulate::{
-    SimOptions, SimulateError, SimulatedCall, SimulatedExecution, TRANSFER_LOG_ADDRESS,
-    TRANSFER_TOPIC, simulate_block,
+    SIMULATION_TIMEOUT, SimOptions, SimulateError, SimulatedCall, SimulatedExecution,
+    TRANSFER_LOG_ADDRESS, TRANSFER_TOPIC, simulate_block,
 };
 pub use trace::{
     TraceBounds, TraceError, Tracer, TxTrace, replay_transactions, trace_call, trace_transactions,

@@ -72,7 +72,9 @@ impl StateDiff {
         for (address, diff) in later.accounts {
             let entry = self.accounts.entry(address).or_default();
             entry.info = diff.info;
-            if diff.storage_cleared {
+            // A deleted account's storage goes with it: were it to come back later (a value
+            // transfer to the address), it must come back empty.
+            if diff.storage_cleared || diff.info.is_none() {
                 entry.storage_cleared = true;
                 entry.storage.clear();
             }
@@ -272,6 +274,33 @@ mod tests {
     use alloy_primitives::{address, b256};
 
     use super::*;
+
+    #[test]
+    fn an_account_deleted_then_recreated_comes_back_without_its_storage() {
+        let account = address!("0x1000000000000000000000000000000000000009");
+        let mut base = MemoryState::default();
+        base.accounts.insert(account, AccountInfo::with_balance(U256::from(1)));
+        base.storage.insert((account, U256::from(1)), U256::from(10));
+        let mut diff = StateDiff::default();
+        diff.accounts.insert(
+            account,
+            AccountDiff { storage: [(U256::from(2), U256::from(20))].into(), ..Default::default() },
+        );
+        // Deleted (info None, storage not marked cleared), then funded again by a transfer.
+        diff.extend(StateDiff {
+            accounts: [(account, AccountDiff::default())].into(),
+            ..Default::default()
+        });
+        let funded = AccountDiff {
+            info: Some(AccountInfo::with_balance(U256::from(5))),
+            ..Default::default()
+        };
+        diff.extend(StateDiff { accounts: [(account, funded)].into(), ..Default::default() });
+        let after = DiffState::new(&base, &diff);
+        assert_eq!(after.storage(account, U256::from(1)).unwrap(), U256::ZERO);
+        assert_eq!(after.storage(account, U256::from(2)).unwrap(), U256::ZERO);
+        assert!(diff.accounts[&account].storage_cleared);
+    }
 
     #[test]
     fn a_diff_state_reads_as_the_diff_applied() {

@@ -13,9 +13,10 @@
 //!
 //! With `trace_transfers`, every movement of ether (a call's value, a creation's endowment, a
 //! self-destruct's balance) appears among the call's logs as an ERC-20 `Transfer` log of the
-//! address `0xEeee…EEeE`, in the order it happened, as geth reports them.
+//! address `0xEeee…EEeE`, in the order it happened, as geth reports them (one difference: a
+//! `CALLCODE` with value moves nothing, so it logs nothing).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use alloy::{
     consensus::{
@@ -59,6 +60,8 @@ pub struct SimOptions {
     pub validation: bool,
     /// Report ether transfers as logs.
     pub trace_transfers: bool,
+    /// When the whole simulation must have ended (checked before each call).
+    pub deadline: Option<Instant>,
 }
 
 /// One executed call.
@@ -122,6 +125,9 @@ pub enum SimulateError {
     /// The whole simulation has used the gas the node allows one request.
     #[error("the simulation used the node's gas cap ({0}); simulate fewer or cheaper calls")]
     GasCapSpent(u64),
+    /// The simulation ran past its deadline.
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(std::time::Duration),
     /// Any other reason the call is not a valid transaction.
     #[error("{0}")]
     Invalid(String),
@@ -154,6 +160,12 @@ pub fn simulate_block(
         cfg.tx_gas_limit_cap = Some(u64::MAX);
     }
     for request in calls {
+        if let Some(deadline) = options.deadline
+            && Instant::now() > deadline
+        {
+            return Err(SimulateError::Timeout(SIMULATION_TIMEOUT));
+        }
+        check_request(request, env)?;
         let from = request.from.unwrap_or_default();
         let nonce = match request.nonce {
             Some(nonce) => nonce,
@@ -226,6 +238,27 @@ pub fn simulate_block(
 
 /// The intrinsic gas of the cheapest call: a budget below it runs nothing.
 const TRANSFER_GAS: u64 = 21_000;
+
+/// How long one simulation may run (geth's `--rpc.evmtimeout` default).
+pub const SIMULATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// geth's checks of a call's fields that revm would not make: one kind of fee, the chain's id.
+fn check_request(request: &TransactionRequest, env: &BlockEnv) -> Result<(), SimulateError> {
+    if request.gas_price.is_some()
+        && (request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some())
+    {
+        return Err(SimulateError::Invalid(
+            "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified".into(),
+        ));
+    }
+    match request.chain_id {
+        Some(id) if id != env.chain_id => Err(SimulateError::Invalid(format!(
+            "chainId does not match node's (have={id}, want={})",
+            env.chain_id
+        ))),
+        _ => Ok(()),
+    }
+}
 
 /// The request's error for a call revm refuses, in geth's words.
 fn invalid_call(invalid: &InvalidTransaction, from: Address) -> SimulateError {

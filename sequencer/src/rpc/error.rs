@@ -226,6 +226,7 @@ impl From<SimulateError> for RpcError {
             SimulateError::BlockGasLimitReached { .. } => -38015,
             SimulateError::InitCodeTooLarge(_) => -38025,
             SimulateError::GasCapSpent(_) => -38026,
+            SimulateError::Timeout(_) => -32016,
             SimulateError::Invalid(_) | SimulateError::State(_) => INVALID_PARAMS_CODE,
         };
         Self::Simulate { code, message: err.to_string() }

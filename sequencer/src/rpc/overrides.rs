@@ -109,7 +109,7 @@ pub(crate) fn override_diff(
     let mut diff = StateDiff::default();
     for (address, over) in overrides {
         if over.move_precompile_to.is_some() {
-            return Err(RpcError::Unsupported("movePrecompileToAddress is not supported".into()));
+            return Err(RpcError::InvalidParams("movePrecompileToAddress is not supported".into()));
         }
         if over.state.is_some() && over.state_diff.is_some() {
             return Err(RpcError::InvalidParams(format!(
@@ -129,7 +129,7 @@ pub(crate) fn override_diff(
                 diff.codes.insert(info.code_hash, code);
             }
         }
-        let storage_cleared = over.state.is_some();
+        let mut storage_cleared = over.state.is_some();
         let storage = over
             .state
             .into_iter()
@@ -140,6 +140,7 @@ pub(crate) fn override_diff(
         // An override that leaves an account empty (EIP-161) leaves no account in the trie.
         let storage: std::collections::BTreeMap<U256, U256> = storage;
         let info = (!info.is_empty() || storage.values().any(|v| !v.is_zero())).then_some(info);
+        storage_cleared |= info.is_none();
         diff.accounts.insert(address, AccountDiff { info, storage_cleared, storage });
     }
     Ok(diff)

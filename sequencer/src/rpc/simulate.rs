@@ -8,11 +8,14 @@
 //! calls and stay for the blocks after it, and without `validation` the base fee is zero
 //! unless overridden. One difference: a block's default timestamp is its parent's plus one
 //! second (this chain's sub-second blocks share or advance by seconds), where geth adds
-//! twelve. The whole request's calls share one gas budget, the node's `--rpc.gas-cap`.
+//! twelve. The whole request's calls share one gas budget, the node's `--rpc.gas-cap`, and
+//! one deadline (5 s, geth's `--rpc.evmtimeout`); its state roots are hashed on a thread of
+//! their own, within a budget of changed keys, so that no request can take the cores the
+//! producer seals blocks with.
 //! Execution is in [`executor::simulate_block`]; this module plans the blocks, carries the
 //! state between them and seals their headers.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use alloy::{
     consensus::{Header, proofs},
@@ -34,13 +37,30 @@ use super::{
 };
 use crate::{
     chain::{BlockAttributes, PendingHeader},
-    executor::{self, BlockEnv, CodeCache, SimOptions},
+    executor::{self, BlockEnv, CodeCache, SIMULATION_TIMEOUT, SimOptions},
     state::{AccountInfo, DiffState, StateDiff, StateError, StateReader},
     store::StoredBlock,
 };
 
 /// How far a block's default timestamp is after its parent's, in seconds.
 const TIMESTAMP_INCREMENT: u64 = 1;
+
+/// Most changed keys the state roots of one request may hash, summed over its blocks (each
+/// root covers every change since the base block): about a second of hashing on two cores.
+const MAX_ROOT_KEYS: usize = 250_000;
+
+/// The threads simulations hash their state roots on: one, apart from rayon's global pool, so
+/// that requests cannot crowd out the producer sealing real blocks there.
+fn root_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "simulate-root".into())
+            .build()
+            .expect("a one-thread pool starts")
+    })
+}
 
 /// A block of the simulation, its number and timestamp settled.
 struct PlannedBlock {
@@ -65,8 +85,15 @@ impl EthRpc {
         let (base_state, number) = self.state(Some(block))?;
         let base = self.header(number)?.ok_or(RpcError::HeaderNotFound)?;
         let planned = plan(&base, payload.block_state_calls)?;
-        let options =
-            SimOptions { validation: payload.validation, trace_transfers: payload.trace_transfers };
+        let deadline = Instant::now() + SIMULATION_TIMEOUT;
+        let options = SimOptions {
+            validation: payload.validation,
+            trace_transfers: payload.trace_transfers,
+            deadline: Some(deadline),
+        };
+        // The state-root work a request may cause, in changed keys hashed: each changed block's
+        // root covers every change since the base.
+        let mut root_budget = MAX_ROOT_KEYS;
         let spec = &self.node.spec;
         // Code that callers make up (overrides, creations) stays in this request's own cache.
         let codes = Arc::new(CodeCache::default());
@@ -77,8 +104,11 @@ impl EthRpc {
         let mut out = Vec::with_capacity(planned.len());
         for block in planned {
             let overrides = &block.overrides;
+            if Instant::now() > deadline {
+                return Err(executor::SimulateError::Timeout(SIMULATION_TIMEOUT).into());
+            }
             if overrides.blob_base_fee.is_some() || overrides.beacon_root.is_some() {
-                return Err(RpcError::Unsupported(
+                return Err(RpcError::InvalidParams(
                     "blobBaseFee and beaconRoot overrides are not supported by this chain".into(),
                 ));
             }
@@ -92,9 +122,12 @@ impl EthRpc {
                 changes.extend(diff);
             }
             let base_fee = match overrides.base_fee {
-                Some(fee) => u64::try_from(fee).map_err(|_| {
-                    RpcError::InvalidParams(format!("baseFeePerGas {fee} exceeds 64 bits"))
-                })?,
+                // Below 2^63, so the base fee of the block after it (at most 9/8 of it) fits.
+                Some(fee) => {
+                    u64::try_from(fee).ok().filter(|fee| *fee < 1 << 63).ok_or_else(|| {
+                        RpcError::InvalidParams(format!("baseFeePerGas {fee} exceeds 2^63"))
+                    })?
+                }
                 None if options.validation => spec.next_base_fee(&parent),
                 None => 0,
             };
@@ -130,7 +163,15 @@ impl EthRpc {
             let changed = !execution.diff.accounts.is_empty() || overridden;
             changes.extend(execution.diff);
             let state_root = if changed {
-                self.node.store.prepare(&base_state, &changes)?.state_root
+                root_budget = root_budget.checked_sub(changes.touched_keys()).ok_or_else(|| {
+                    RpcError::Simulate {
+                        code: CLIENT_LIMIT_EXCEEDED,
+                        message: format!(
+                            "the state roots of these blocks would hash more than {MAX_ROOT_KEYS} changed keys; simulate fewer blocks or smaller overrides"
+                        ),
+                    }
+                })?;
+                root_pool().install(|| self.node.store.prepare(&base_state, &changes))?.state_root
             } else {
                 parent.state_root
             };
@@ -192,8 +233,14 @@ fn plan(base: &Header, blocks: Vec<SimBlock>) -> RpcResult<Vec<PlannedBlock>> {
                 message: "too many blocks".into(),
             });
         }
+        let step = |timestamp: u64| {
+            timestamp.checked_add(TIMESTAMP_INCREMENT).ok_or_else(|| RpcError::Simulate {
+                code: BLOCK_TIMESTAMP_INVALID,
+                message: format!("block timestamp {timestamp} leaves no room for a later block"),
+            })
+        };
         for gap in number + 1..next {
-            timestamp += TIMESTAMP_INCREMENT;
+            timestamp = step(timestamp)?;
             planned.push(PlannedBlock {
                 number: gap,
                 timestamp,
@@ -202,7 +249,10 @@ fn plan(base: &Header, blocks: Vec<SimBlock>) -> RpcResult<Vec<PlannedBlock>> {
                 calls: Vec::new(),
             });
         }
-        let time = overrides.time.unwrap_or(timestamp + TIMESTAMP_INCREMENT);
+        let time = match overrides.time {
+            Some(time) => time,
+            None => step(timestamp)?,
+        };
         if time <= timestamp {
             return Err(RpcError::Simulate {
                 code: BLOCK_TIMESTAMP_INVALID,
@@ -264,7 +314,11 @@ fn call_results(
                     } else {
                         SimulateError::VM_EXECUTION_ERROR_CODE
                     },
-                    message: message.clone(),
+                    message: if reverted {
+                        RpcError::Reverted(call.result.output.clone()).to_string()
+                    } else {
+                        message.clone()
+                    },
                     data: reverted.then(|| call.result.output.clone()),
                 }
             });

@@ -252,6 +252,15 @@ async fn refusals_carry_geths_codes() {
     let far = SimBlock::default().with_block_overrides(at(head + 257));
     assert_eq!(code(simulate(&node, one(far)).await), -38026);
     assert_eq!(code(simulate(&node, json!([payload(vec![]), "latest"])).await), -32602);
+    // The last possible timestamp leaves no room for the block after it.
+    let last = BlockOverrides { time: Some(u64::MAX), ..Default::default() };
+    let blocks = vec![SimBlock::default().with_block_overrides(last), SimBlock::default()];
+    assert_eq!(code(simulate(&node, json!([payload(blocks), "latest"])).await), -38021);
+    // Two kinds of fee, or another chain's id: invalid params, as geth answers.
+    let mixed = transfer().gas_price(1).max_fee_per_gas(2);
+    assert_eq!(code(simulate(&node, one(SimBlock::default().call(mixed))).await), -32602);
+    let foreign = TransactionRequest { chain_id: Some(1), ..transfer() };
+    assert_eq!(code(simulate(&node, one(SimBlock::default().call(foreign))).await), -32602);
 
     // A call that does not fit the block's gas limit.
     let limit = BlockOverrides { gas_limit: Some(30_000), ..Default::default() };
