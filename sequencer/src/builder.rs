@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use alloy::{
-    consensus::{Header, proofs},
+    consensus::{Header, ReceiptEnvelope, TxEnvelope, proofs, transaction::Recovered},
     eips::eip2718::Encodable2718,
 };
 use alloy_primitives::{B256, Bloom};
@@ -88,30 +88,36 @@ pub fn build_block(
         },
         || {
             rayon::join(
-                || {
-                    ordered_trie_root_with_encoder(&transactions, |tx, buf| {
-                        tx.inner().encode_2718(buf)
-                    })
-                },
+                || transactions_root(&transactions),
                 || proofs::calculate_receipt_root(&execution.receipts),
             )
         },
     );
     let (state, root_time) = prepared?;
-    let mut bloom = Bloom::ZERO;
-    for receipt in &execution.receipts {
-        bloom.accrue_bloom(receipt.logs_bloom());
-    }
     let header = pending.seal(
         spec,
         state.state_root,
         transactions_root,
         receipts_root,
-        bloom,
+        logs_bloom(&execution.receipts),
         execution.gas_used,
     );
     let hash = header.hash_slow();
     let receipts = std::mem::take(&mut execution.receipts);
     let block = StoredBlock { header, hash, transactions, receipts };
     Ok(BuiltBlock { block, state, execution, stats, exec_time, root_time })
+}
+
+/// The header's transactions root: the ordered trie of the transactions' EIP-2718 encodings.
+pub fn transactions_root(transactions: &[Recovered<TxEnvelope>]) -> B256 {
+    ordered_trie_root_with_encoder(transactions, |tx, buf| tx.inner().encode_2718(buf))
+}
+
+/// The header's logs bloom: the union of the receipts' blooms.
+pub fn logs_bloom(receipts: &[ReceiptEnvelope]) -> Bloom {
+    let mut bloom = Bloom::ZERO;
+    for receipt in receipts {
+        bloom.accrue_bloom(receipt.logs_bloom());
+    }
+    bloom
 }

@@ -45,6 +45,10 @@ use crate::{
     state::{StateDiff, StateError, StateReader},
 };
 
+/// The intrinsic gas of a plain value transfer, the cheapest transaction: a call without
+/// calldata given more expects the recipient's code to run, and a budget below it runs nothing.
+pub(crate) const TRANSFER_GAS: u64 = 21_000;
+
 /// The environment every transaction of a block sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockEnv {

@@ -20,7 +20,7 @@ use alloy_primitives::{
 };
 use rayon::prelude::*;
 
-use super::{ExecTx, overlay::StateKey};
+use super::{ExecTx, TRANSFER_GAS, overlay::StateKey};
 
 /// Blocks with fewer transactions build access sets and partitions on the calling thread:
 /// below this, handing work to rayon costs more than it saves.
@@ -62,10 +62,6 @@ impl HotContracts {
         self.last_seen.retain(|_, seen| *seen > horizon);
     }
 }
-
-/// Gas a plain value transfer needs: a sender who budgets more than this for a call without
-/// calldata expects the recipient's code to run.
-const TRANSFER_GAS: u64 = 21_000;
 
 /// Whether `tx` may run contract code: a creation, a call with calldata or with authorizations,
 /// or a call without calldata whose gas limit leaves room for the recipient's fallback (value

@@ -22,16 +22,13 @@ use revm::{
 };
 
 use super::{
-    BlockEnv, TxResult,
+    BlockEnv, TRANSFER_GAS, TxResult,
     evm::{self, CodeCache, StateDb},
 };
 use crate::{
     chain::{Hardfork, TX_GAS_LIMIT_CAP},
     state::{StateError, StateReader},
 };
-
-/// The intrinsic gas of a plain transfer.
-const TRANSFER_GAS: u64 = 21_000;
 
 /// Why a call did not produce a result.
 #[derive(Debug, thiserror::Error)]

@@ -37,7 +37,7 @@ use revm::{
 };
 
 use super::{
-    BlockEnv, TxResult,
+    BlockEnv, TRANSFER_GAS, TxResult,
     call::{halt_message, request_tx_env},
     evm::{self, CodeCache, StateDb},
     overlay::Overlay,
@@ -235,9 +235,6 @@ pub fn simulate_block(
     out.diff = overlay.into_diff();
     Ok(out)
 }
-
-/// The intrinsic gas of the cheapest call: a budget below it runs nothing.
-const TRANSFER_GAS: u64 = 21_000;
 
 /// How long one simulation may run (geth's `--rpc.evmtimeout` default).
 pub const SIMULATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -40,11 +40,7 @@ impl<'a> OverriddenState<'a> {
                     "movePrecompileToAddress is not supported".into(),
                 ));
             }
-            if account.state.is_some() && account.state_diff.is_some() {
-                return Err(RpcError::InvalidParams(format!(
-                    "account {address} has both 'state' and 'stateDiff'"
-                )));
-            }
+            check_storage_override(*address, account)?;
             if let Some(code) = &account.code {
                 codes.insert(keccak256(code), code.clone());
             }
@@ -57,17 +53,7 @@ impl StateReader for OverriddenState<'_> {
     fn account(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
         let base = self.base.account(address)?;
         let Some(over) = self.accounts.get(&address) else { return Ok(base) };
-        let mut info = base.unwrap_or_default();
-        if let Some(balance) = over.balance {
-            info.balance = balance;
-        }
-        if let Some(nonce) = over.nonce {
-            info.nonce = nonce;
-        }
-        if let Some(code) = &over.code {
-            info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(code) };
-        }
-        Ok(Some(info))
+        Ok(Some(overridden_account(base, over)))
     }
 
     fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
@@ -95,6 +81,31 @@ impl StateReader for OverriddenState<'_> {
     }
 }
 
+/// `base` (absent: a fresh account) with the balance, nonce and code `over` sets.
+fn overridden_account(base: Option<AccountInfo>, over: &AccountOverride) -> AccountInfo {
+    let mut info = base.unwrap_or_default();
+    if let Some(balance) = over.balance {
+        info.balance = balance;
+    }
+    if let Some(nonce) = over.nonce {
+        info.nonce = nonce;
+    }
+    if let Some(code) = &over.code {
+        info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(code) };
+    }
+    info
+}
+
+/// Refuses an override that both replaces (`state`) and patches (`stateDiff`) the storage.
+fn check_storage_override(address: Address, over: &AccountOverride) -> Result<(), RpcError> {
+    if over.state.is_some() && over.state_diff.is_some() {
+        return Err(RpcError::InvalidParams(format!(
+            "account {address} has both 'state' and 'stateDiff'"
+        )));
+    }
+    Ok(())
+}
+
 /// `overrides` as a state diff on top of `state`: what `eth_simulateV1` applies before a
 /// block's calls and keeps for the blocks after it. `state` replaces an account's whole
 /// storage; `stateDiff` patches slots.
@@ -111,26 +122,13 @@ pub(crate) fn override_diff(
         if over.move_precompile_to.is_some() {
             return Err(RpcError::InvalidParams("movePrecompileToAddress is not supported".into()));
         }
-        if over.state.is_some() && over.state_diff.is_some() {
-            return Err(RpcError::InvalidParams(format!(
-                "account {address} has both 'state' and 'stateDiff'"
-            )));
-        }
-        let mut info = state.account(address)?.unwrap_or_default();
-        if let Some(balance) = over.balance {
-            info.balance = balance;
-        }
-        if let Some(nonce) = over.nonce {
-            info.nonce = nonce;
-        }
-        if let Some(code) = over.code {
-            info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(&code) };
-            if !code.is_empty() {
-                diff.codes.insert(info.code_hash, code);
-            }
+        check_storage_override(address, &over)?;
+        let info = overridden_account(state.account(address)?, &over);
+        if let Some(code) = over.code.filter(|code| !code.is_empty()) {
+            diff.codes.insert(info.code_hash, code);
         }
         let mut storage_cleared = over.state.is_some();
-        let storage = over
+        let storage: std::collections::BTreeMap<U256, U256> = over
             .state
             .into_iter()
             .chain(over.state_diff)
@@ -138,7 +136,6 @@ pub(crate) fn override_diff(
             .map(|(slot, value)| (U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0)))
             .collect();
         // An override that leaves an account empty (EIP-161) leaves no account in the trie.
-        let storage: std::collections::BTreeMap<U256, U256> = storage;
         let info = (!info.is_empty() || storage.values().any(|v| !v.is_zero())).then_some(info);
         storage_cleared |= info.is_none();
         diff.accounts.insert(address, AccountDiff { info, storage_cleared, storage });

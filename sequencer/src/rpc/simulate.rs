@@ -19,15 +19,14 @@ use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use alloy::{
     consensus::{Header, proofs},
-    eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718},
+    eips::{BlockId, BlockNumberOrTag},
     rpc::types::{
         Block, BlockOverrides, Log, TransactionRequest,
         simulate::{MAX_SIMULATE_BLOCKS, SimBlock, SimCallResult, SimulateError, SimulatePayload},
         state::StateOverride,
     },
 };
-use alloy_primitives::{B256, Bloom, Bytes, U256};
-use alloy_trie::root::ordered_trie_root_with_encoder;
+use alloy_primitives::{B256, Bytes, U256};
 
 use super::{
     convert,
@@ -36,6 +35,7 @@ use super::{
     overrides::override_diff,
 };
 use crate::{
+    builder::{logs_bloom, transactions_root},
     chain::{BlockAttributes, PendingHeader},
     executor::{self, BlockEnv, CodeCache, SIMULATION_TIMEOUT, SimOptions},
     state::{AccountInfo, DiffState, StateDiff, StateError, StateReader},
@@ -176,20 +176,12 @@ impl EthRpc {
                 parent.state_root
             };
             let transactions: Vec<_> = execution.calls.iter().map(|c| c.tx.clone()).collect();
-            let transactions_root = ordered_trie_root_with_encoder(&transactions, |tx, buf| {
-                tx.inner().encode_2718(buf);
-            });
-            let receipts_root = proofs::calculate_receipt_root(&execution.receipts);
-            let mut bloom = Bloom::ZERO;
-            for receipt in &execution.receipts {
-                bloom.accrue_bloom(receipt.logs_bloom());
-            }
             let mut header = pending.seal(
                 spec,
                 state_root,
-                transactions_root,
-                receipts_root,
-                bloom,
+                transactions_root(&transactions),
+                proofs::calculate_receipt_root(&execution.receipts),
+                logs_bloom(&execution.receipts),
                 execution.gas_used,
             );
             header.difficulty = env.difficulty;
