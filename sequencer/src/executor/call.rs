@@ -156,8 +156,12 @@ pub fn estimate_gas(
     Ok(hi)
 }
 
-/// The access list `request` uses (accounts and slots it touches, without the sender, the
-/// recipient and precompiles), the gas it uses with that list, and its error if it fails.
+/// The access list `request` uses, the gas it uses with that list, and its error if it fails.
+///
+/// As geth builds it: every storage slot the call reads or writes, with its account, and every
+/// other account it touches except those warm anyway — the sender, the recipient (or the
+/// created contract), precompiles and EIP-7702 authorities. So an ERC-20 transfer's list is
+/// the token with the two balance slots.
 ///
 /// # Errors
 /// When the request is invalid or the state cannot be read.
@@ -172,8 +176,20 @@ pub fn create_access_list(
     let from = request.from.unwrap_or_default();
     let mut excluded: BTreeSet<Address> = precompiles(env).into_iter().collect();
     excluded.insert(from);
-    if let Some(TxKind::Call(to)) = request.to {
-        excluded.insert(to);
+    match request.to {
+        Some(TxKind::Call(to)) => {
+            excluded.insert(to);
+        }
+        // The address the creation gets: the sender's nonce in the state, as revm uses it.
+        _ => {
+            let nonce = state.account(from)?.map_or(0, |a| a.nonce);
+            excluded.insert(from.create(nonce));
+        }
+    }
+    for authorization in request.authorization_list.iter().flatten() {
+        if let Ok(authority) = authorization.recover_authority() {
+            excluded.insert(authority);
+        }
     }
     let mut list = request.access_list.clone().unwrap_or_default();
     // Applying a list changes gas, never which keys are touched; a few rounds settle it.
@@ -194,11 +210,12 @@ pub fn create_access_list(
     Ok((list, result.tx_gas_used(), None))
 }
 
-/// The accounts and slots in a post-execution state, as an access list.
+/// The accounts and slots in a post-execution state, as an access list: an `excluded`
+/// account is listed only for its slots.
 pub(crate) fn touched_list(state: &EvmState, excluded: &BTreeSet<Address>) -> AccessList {
     let mut items: Vec<AccessListItem> = state
         .iter()
-        .filter(|(address, _)| !excluded.contains(*address))
+        .filter(|(address, account)| !account.storage.is_empty() || !excluded.contains(*address))
         .map(|(address, account)| {
             let mut keys: Vec<B256> = account.storage.keys().map(|k| B256::from(*k)).collect();
             keys.sort_unstable();

@@ -1411,3 +1411,56 @@ async fn eth_call_and_estimate_gas_apply_state_overrides() {
     assert_eq!(both.code, -32602, "{}", both.message);
     node.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_access_list_answers_as_geth_does() {
+    let node = TestNode::start().await;
+    let wallet = node.wallet(0);
+    let from = dev_signer(0).address();
+    let deploy = |runtime_or_init: Bytes| {
+        let wallet = &wallet;
+        async move {
+            let request = TransactionRequest::default().with_deploy_code(runtime_or_init);
+            let receipt =
+                wallet.send_transaction(request).await.unwrap().get_receipt().await.unwrap();
+            receipt.contract_address.unwrap()
+        }
+    };
+    let store = deploy(storage_contract_init()).await;
+    // Reads RECIPIENT's balance: PUSH20 RECIPIENT BALANCE POP STOP.
+    let mut runtime = vec![0x73];
+    runtime.extend_from_slice(RECIPIENT.as_slice());
+    runtime.extend_from_slice(&[0x31, 0x50, 0x00]);
+    let mut init = vec![0x60, runtime.len() as u8, 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00];
+    init.push(0xf3);
+    init.extend_from_slice(&runtime);
+    let reader = deploy(init.into()).await;
+
+    // The recipient's slots are listed (with the recipient), as geth's tracer lists them.
+    let set = TransactionRequest::default()
+        .from(from)
+        .to(store)
+        .input(storage_contract_set(U256::from(5)).into());
+    let answer = wallet.create_access_list(&set).await.unwrap();
+    let expected =
+        AccessList(vec![AccessListItem { address: store, storage_keys: vec![B256::ZERO] }]);
+    assert_eq!(answer.access_list, expected);
+    assert!(answer.error.is_none());
+    // Its gasUsed is what the transaction uses with that list.
+    let with_list = set.clone().access_list(answer.access_list.clone()).gas_limit(100_000);
+    let receipt = wallet.send_transaction(with_list).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+    assert_eq!(U256::from(receipt.gas_used), answer.gas_used);
+
+    // Accounts touched without their storage are listed with no keys.
+    let read = TransactionRequest::default().from(from).to(reader);
+    let answer = wallet.create_access_list(&read).await.unwrap();
+    let expected = AccessList(vec![AccessListItem { address: RECIPIENT, storage_keys: vec![] }]);
+    assert_eq!(answer.access_list, expected);
+
+    // A creation that writes no storage needs no list: the new address is warm anyway.
+    let create = TransactionRequest::default().from(from).with_deploy_code(storage_contract_init());
+    let answer = wallet.create_access_list(&create).await.unwrap();
+    assert_eq!(answer.access_list, AccessList::default());
+    node.handle.stop().await;
+}
