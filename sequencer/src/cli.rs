@@ -21,7 +21,9 @@ const DEFAULT_DATADIR: &str = "sequencer-data";
 #[command(name = "sequencer", version, about, long_about = None)]
 pub(crate) struct Cli {
     /// Use the built-in development genesis: chain id 42069 and the ten accounts of the
-    /// `test test … junk` mnemonic (the keys anvil funds), 10,000 ETH each.
+    /// `test test … junk` mnemonic (the keys anvil funds), 10,000 ETH each. The node also
+    /// signs for those ten accounts (`eth_accounts`, `eth_sendTransaction`, `eth_sign`,
+    /// `personal_sign`, `eth_signTypedData_v4`), as anvil and hardhat do.
     #[arg(long, conflicts_with = "genesis", help_heading = "Chain")]
     dev: bool,
 
@@ -334,6 +336,11 @@ impl Cli {
             metrics_addr: self.metrics,
             admin_addr: self.admin_addr,
             replica: self.replica,
+            unlocked: if self.dev && !self.replica {
+                sequencer::genesis::dev_keys()
+            } else {
+                Vec::new()
+            },
         })
     }
 }

@@ -70,6 +70,14 @@ pub const DEV_ACCOUNTS: [(Address, &str); 10] = [
     ),
 ];
 
+/// The private keys of [`DEV_ACCOUNTS`], in order: the accounts a `--dev` node signs for.
+pub fn dev_keys() -> Vec<B256> {
+    DEV_ACCOUNTS
+        .iter()
+        .map(|(_, key)| key.parse().expect("DEV_ACCOUNTS keys are 32-byte hex constants"))
+        .collect()
+}
+
 /// Address of the deterministic deployment proxy (Arachnid's CREATE2 factory) that Foundry's
 /// `forge script`/`forge create --salt` and many deploy tools expect at the same address on
 /// every chain. Mainnet and anvil have it; the `--dev` genesis places it too.

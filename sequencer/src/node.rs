@@ -99,6 +99,10 @@ pub struct NodeConfig {
     /// Serve a datadir that another process writes (`derivation sync`) read-only: no block
     /// production, no transaction submission, new blocks picked up as they are committed.
     pub replica: bool,
+    /// Private keys of the accounts the node signs for (`eth_accounts`, `eth_sendTransaction`,
+    /// `eth_sign`, `personal_sign`, `eth_signTypedData_v4`): the ten dev accounts under
+    /// `--dev`, none otherwise.
+    pub unlocked: Vec<B256>,
 }
 
 impl NodeConfig {
@@ -128,6 +132,7 @@ impl NodeConfig {
             metrics_addr: None,
             admin_addr: None,
             replica: false,
+            unlocked: crate::genesis::dev_keys(),
         }
     }
 

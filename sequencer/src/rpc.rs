@@ -15,6 +15,7 @@ mod eth;
 mod filters;
 mod overrides;
 mod pubsub;
+mod signing;
 mod simulate;
 mod txpool;
 
@@ -158,6 +159,10 @@ pub(crate) async fn start(
     };
     let eth = eth::EthRpc::new(node.clone(), filters.clone());
     merge(&mut module, debug::DebugRpc { eth: eth.clone() }.into_rpc().into())?;
+    let keys = signing::Keyring::new(&node.config.unlocked).map_err(NodeError::Config)?;
+    let signing = signing::SigningRpc { eth: eth.clone(), keys: Arc::new(keys) };
+    merge(&mut module, api::EthSigningApiServer::into_rpc(signing.clone()).into())?;
+    merge(&mut module, api::PersonalApiServer::into_rpc(signing).into())?;
     merge(&mut module, eth.into_rpc().into())?;
     merge(&mut module, eth::NetRpc { chain_id: node.spec.chain_id }.into_rpc().into())?;
     merge(&mut module, eth::Web3Rpc.into_rpc().into())?;

@@ -42,10 +42,6 @@ pub trait EthApi {
     #[method(name = "syncing")]
     fn syncing(&self) -> RpcResult<SyncStatus>;
 
-    /// Accounts the node can sign for: none (keys stay in wallets).
-    #[method(name = "accounts")]
-    fn accounts(&self) -> RpcResult<Vec<Address>>;
-
     /// The beneficiary of the blocks this node seals (`--fee-recipient`, else the genesis
     /// coinbase).
     #[method(name = "coinbase")]
@@ -286,6 +282,40 @@ pub trait EthApi {
         keys: Vec<B256>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse>;
+}
+
+/// Signing with the keys the node holds (the dev accounts under `--dev`; none otherwise).
+#[rpc(server, client, namespace = "eth")]
+pub trait EthSigningApi {
+    /// The accounts the node signs for.
+    #[method(name = "accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+
+    /// Fills a transaction's missing fields (nonce, fees, gas, chain id), signs it with
+    /// `from`'s key and submits it; returns its hash.
+    #[method(name = "sendTransaction")]
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
+
+    /// [`Self::send_transaction`] without submitting: the signed transaction's EIP-2718 bytes.
+    #[method(name = "signTransaction")]
+    async fn sign_transaction(&self, request: TransactionRequest) -> RpcResult<Bytes>;
+
+    /// An EIP-191 personal-message signature of `message` by `address` (65 bytes, v 27/28).
+    #[method(name = "sign")]
+    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
+
+    /// An EIP-712 signature of typed data (an object, or the JSON text of one) by `address`.
+    #[method(name = "signTypedData_v4")]
+    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes>;
+}
+
+/// The `personal_` namespace: only `personal_sign`, which ethers and viem use for messages.
+#[rpc(server, client, namespace = "personal")]
+pub trait PersonalApi {
+    /// `eth_sign` with the arguments swapped: the message (hex, or plain text) first.
+    #[method(name = "sign")]
+    fn sign(&self, message: String, address: Address, password: Option<String>)
+    -> RpcResult<Bytes>;
 }
 
 /// The `eth_subscribe` pub/sub methods (WebSocket only).

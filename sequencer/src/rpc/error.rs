@@ -100,6 +100,9 @@ pub enum RpcError {
     /// A feature this node does not offer.
     #[error("{0}")]
     Unsupported(String),
+    /// A signing method names an account the node holds no key for (geth's message).
+    #[error("unknown account")]
+    UnknownAccount,
     /// This node serves reads only (a replica).
     #[error("this node is a read-only replica: send transactions to the sequencer")]
     ReadOnly,
@@ -183,6 +186,7 @@ impl RpcError {
             | Self::BeyondHead { .. }
             | Self::StateNotAvailable { .. }
             | Self::FilterNotFound
+            | Self::UnknownAccount
             | Self::ReadOnly => SERVER_ERROR_CODE,
         }
     }

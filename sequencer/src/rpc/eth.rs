@@ -251,13 +251,21 @@ impl EthRpc {
         }
     }
 
-    fn next_base_fee(&self) -> u64 {
+    /// The nonce `address`'s next transaction takes: after its pooled ones.
+    pub(crate) fn pending_nonce(&self, address: Address) -> RpcResult<u64> {
+        let (state, _) = self.state(Some(BlockId::Number(BlockNumberOrTag::Pending)))?;
+        let nonce = state.account(address)?.map_or(0, |a| a.nonce);
+        let pooled = self.node.pool.lock().pending_nonce(&address).unwrap_or(0);
+        Ok(nonce.max(pooled))
+    }
+
+    pub(crate) fn next_base_fee(&self) -> u64 {
         self.node.spec.next_base_fee(&self.node.store.head().0)
     }
 
     /// The suggested tip: a high percentile of recent tips, at least [`MIN_SUGGESTED_TIP`];
     /// computed once per head.
-    fn suggested_tip(&self) -> RpcResult<u128> {
+    pub(crate) fn suggested_tip(&self) -> RpcResult<u128> {
         let blocks = self.node.store.blocks()?;
         let head = blocks.head();
         let Some(head_hash) = blocks.hash(head)? else { return Err(RpcError::HeaderNotFound) };
@@ -530,10 +538,6 @@ impl EthApiServer for EthRpc {
         Ok(SyncStatus::None)
     }
 
-    fn accounts(&self) -> JsonRpcResult<Vec<Address>> {
-        Ok(Vec::new())
-    }
-
     fn coinbase(&self) -> JsonRpcResult<Address> {
         Ok(self.node.config.beneficiary())
     }
@@ -549,14 +553,11 @@ impl EthApiServer for EthRpc {
         address: Address,
         block: Option<BlockId>,
     ) -> JsonRpcResult<U64> {
-        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        let (state, _) = self.state(block)?;
-        let nonce = state.account(address).map_err(RpcError::from)?.map_or(0, |a| a.nonce);
-        if pending {
-            let pooled = self.node.pool.lock().pending_nonce(&address).unwrap_or(0);
-            return Ok(U64::from(nonce.max(pooled)));
+        if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
+            return Ok(U64::from(self.pending_nonce(address)?));
         }
-        Ok(U64::from(nonce))
+        let (state, _) = self.state(block)?;
+        Ok(U64::from(state.account(address).map_err(RpcError::from)?.map_or(0, |a| a.nonce)))
     }
 
     fn get_code(&self, address: Address, block: Option<BlockId>) -> JsonRpcResult<Bytes> {
@@ -807,7 +808,7 @@ impl EthRpc {
         Ok(output)
     }
 
-    fn estimate_gas_blocking(
+    pub(crate) fn estimate_gas_blocking(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,

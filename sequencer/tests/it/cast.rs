@@ -61,5 +61,23 @@ async fn cast_chain_id_balance_send_receipt() {
     let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(cast(rpc(&["balance", to])).await, "2000000000000000000");
+
+    // `cast send --unlocked`: eth_sendTransaction, the node signing for a dev account.
+    let (unlocked, _) = DEV_ACCOUNTS[7];
+    let sent = cast(rpc(&[
+        "send",
+        "--unlocked",
+        "--from",
+        &unlocked.to_string(),
+        to,
+        "--value",
+        "1ether",
+        "--json",
+    ]))
+    .await;
+    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(receipt["from"], unlocked.to_string().to_lowercase());
+    assert_eq!(cast(rpc(&["balance", to])).await, "3000000000000000000");
     node.handle.stop().await;
 }

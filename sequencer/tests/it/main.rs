@@ -7,6 +7,7 @@ mod genesis;
 mod mainnet;
 mod node;
 mod parallel;
+mod signing;
 mod simulate;
 mod state_root;
 mod sync_send;
