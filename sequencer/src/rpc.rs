@@ -159,8 +159,13 @@ pub(crate) async fn start(
     };
     let eth = eth::EthRpc::new(node.clone(), filters.clone());
     merge(&mut module, debug::DebugRpc { eth: eth.clone() }.into_rpc().into())?;
-    let keys = signing::Keyring::new(&node.config.unlocked).map_err(NodeError::Config)?;
-    let signing = signing::SigningRpc { eth: eth.clone(), keys: Arc::new(keys) };
+    // A replica signs for nobody: it cannot send what it would sign.
+    let keys = if node.config.replica {
+        signing::Keyring::default()
+    } else {
+        signing::Keyring::new(&node.config.unlocked).map_err(NodeError::Config)?
+    };
+    let signing = signing::SigningRpc::new(eth.clone(), keys);
     merge(&mut module, api::EthSigningApiServer::into_rpc(signing.clone()).into())?;
     merge(&mut module, api::PersonalApiServer::into_rpc(signing).into())?;
     merge(&mut module, eth.into_rpc().into())?;

@@ -67,7 +67,10 @@ fn print_banner(devnet: &Devnet) {
     println!("  batcher       {}", info.batcher);
     println!("  devnet.json   {}", e2e::devnet::DevnetInfo::path(&info.datadir).display());
     println!();
-    println!("funded dev keys (10,000 ETH each on L2 and on L1):");
+    println!(
+        "funded dev keys (10,000 ETH each on L2 and on L1; the L2 node also signs for them: \
+         eth_sendTransaction, `cast send --unlocked --from <address>`):"
+    );
     for (i, key) in info.dev_keys.iter().enumerate() {
         println!("  ({i}) {}  {}", key.address, key.private_key);
     }

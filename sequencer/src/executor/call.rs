@@ -17,7 +17,7 @@ use revm::{
     },
     context_interface::either::Either,
     precompile::{PrecompileSpecId, Precompiles},
-    primitives::KECCAK_EMPTY,
+    primitives::{KECCAK_EMPTY, eip7702::PER_EMPTY_ACCOUNT_COST},
     state::EvmState,
 };
 
@@ -186,8 +186,18 @@ pub fn create_access_list(
             excluded.insert(from.create(nonce));
         }
     }
-    for authorization in request.authorization_list.iter().flatten() {
-        if let Ok(authority) = authorization.recover_authority() {
+    // The authorities of authorizations that can apply (this chain or any, a nonce that
+    // does not overflow), as geth counts them; geth refuses more than the gas can process.
+    let authorizations = request.authorization_list.as_deref().unwrap_or_default();
+    if authorizations.len() as u64 > gas / PER_EMPTY_ACCOUNT_COST {
+        return Err(CallError::Invalid("insufficient gas to process all authorizations".into()));
+    }
+    for authorization in authorizations {
+        let chain = authorization.chain_id();
+        if (chain.is_zero() || *chain == U256::from(env.chain_id))
+            && authorization.nonce() < u64::MAX
+            && let Ok(authority) = authorization.recover_authority()
+        {
             excluded.insert(authority);
         }
     }

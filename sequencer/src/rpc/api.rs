@@ -306,7 +306,11 @@ pub trait EthSigningApi {
 
     /// An EIP-712 signature of typed data (an object, or the JSON text of one) by `address`.
     #[method(name = "signTypedData_v4")]
-    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes>;
+    async fn sign_typed_data_v4(
+        &self,
+        address: Address,
+        data: serde_json::Value,
+    ) -> RpcResult<Bytes>;
 }
 
 /// The `personal_` namespace: only `personal_sign`, which ethers and viem use for messages.

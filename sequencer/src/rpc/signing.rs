@@ -5,13 +5,14 @@
 //! keys lists no accounts and answers the signing methods with geth's "unknown account".
 //!
 //! `eth_sendTransaction` fills what the request leaves out as geth does (the pending nonce,
-//! the suggested tip, a fee cap of twice the next base fee plus the tip, an estimate for gas,
-//! the chain id), signs, and submits through the same admission path as
+//! the suggested tip, a fee cap of twice the next block's base fee plus the tip — geth doubles
+//! the head's —, an estimate for gas, the chain id), signs, and submits through the same
+//! admission path as
 //! `eth_sendRawTransaction`, so the same checks and errors apply. `eth_signTransaction`
 //! returns the signed transaction's bytes (as anvil and hardhat answer, and as ethers and viem
 //! read it; geth wraps them in an object).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use alloy::{
     consensus::SignableTransaction,
@@ -64,24 +65,64 @@ impl Keyring {
 pub(crate) struct SigningRpc {
     pub(crate) eth: EthRpc,
     pub(crate) keys: Arc<Keyring>,
+    /// One lock per unlocked account, held from choosing a nonce until the transaction is in
+    /// the pool (geth's `nonceLock`): concurrent sends from one account (`Promise.all` of
+    /// contract calls, a script's transactions) get consecutive nonces, not the same one.
+    nonce_locks: Arc<parking_lot::Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl SigningRpc {
+    pub(crate) fn new(eth: EthRpc, keys: Keyring) -> Self {
+        Self { eth, keys: Arc::new(keys), nonce_locks: Arc::default() }
+    }
+
+    /// The nonce lock of `from` (an unlocked account, so the map stays as small as the
+    /// keyring).
+    fn nonce_lock(&self, from: Address) -> Arc<tokio::sync::Mutex<()>> {
+        self.nonce_locks.lock().entry(from).or_default().clone()
+    }
+
     /// Completes `request` as geth's `setDefaults` does, signs it with `from`'s key and
     /// returns the EIP-2718 bytes.
     async fn sign_request(&self, mut request: TransactionRequest) -> JsonRpcResult<Bytes> {
-        let from = request.from.ok_or_else(|| {
-            RpcError::InvalidParams("missing \"from\": one of eth_accounts".into())
-        })?;
+        let from = request
+            .from
+            .ok_or_else(|| RpcError::CallFailed("missing \"from\": one of eth_accounts".into()))?;
         let signer = self.keys.signer(from)?.clone();
         if request.sidecar.is_some()
             || request.blob_versioned_hashes.is_some()
             || request.max_fee_per_blob_gas.is_some()
         {
-            return Err(RpcError::InvalidParams(
+            return Err(RpcError::CallFailed(
                 "blob transactions are not supported: this chain has no blob space".into(),
             )
             .into());
+        }
+        let input = std::mem::take(&mut request.input).try_into_unique_input().map_err(|_| {
+            RpcError::CallFailed(
+                "both \"data\" and \"input\" are set and not equal. Please use \"input\" to pass transaction call data".into(),
+            )
+        })?;
+        request.input = input.into();
+        match (&request.to, &request.authorization_list) {
+            (None | Some(TxKind::Create), Some(_)) => {
+                return Err(RpcError::CallFailed(
+                    "missing \"to\": an EIP-7702 transaction calls an account".into(),
+                )
+                .into());
+            }
+            (None | Some(TxKind::Create), None)
+                if request.input.input().is_none_or(|data| data.is_empty()) =>
+            {
+                return Err(RpcError::CallFailed(
+                    "contract creation without any data provided".into(),
+                )
+                .into());
+            }
+            _ => {}
+        }
+        if request.transaction_type == Some(1) && request.access_list.is_none() {
+            request.access_list = Some(Default::default());
         }
         let chain_id = self.eth.node.spec.chain_id;
         match request.chain_id {
@@ -105,8 +146,8 @@ impl SigningRpc {
                 .await?;
             request.gas = Some(gas.to());
         }
-        // No recipient is a creation (an EIP-7702 transaction then lacks its `to`).
-        if request.to.is_none() && request.authorization_list.is_none() {
+        // No recipient is a creation.
+        if request.to.is_none() {
             request.to = Some(TxKind::Create);
         }
         let tx = request.build_typed_tx().map_err(|request| {
@@ -135,7 +176,7 @@ impl SigningRpc {
     fn fill_fees(&self, request: &mut TransactionRequest) -> RpcResult<()> {
         if request.gas_price.is_some() {
             if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some() {
-                return Err(RpcError::InvalidParams(
+                return Err(RpcError::CallFailed(
                     "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified".into(),
                 ));
             }
@@ -143,17 +184,17 @@ impl SigningRpc {
         }
         let base_fee = u128::from(self.eth.next_base_fee());
         if matches!(request.transaction_type, Some(0 | 1)) {
-            request.gas_price = Some(base_fee + self.eth.suggested_tip()?);
+            request.gas_price = Some(base_fee.saturating_add(self.eth.suggested_tip()?));
             return Ok(());
         }
         let tip = match request.max_priority_fee_per_gas {
             Some(tip) => tip,
             None => self.eth.suggested_tip()?,
         };
-        let cap = request.max_fee_per_gas.unwrap_or(2 * base_fee + tip);
+        let cap = request.max_fee_per_gas.unwrap_or(base_fee.saturating_mul(2).saturating_add(tip));
         if cap < tip {
-            return Err(RpcError::InvalidParams(format!(
-                "maxFeePerGas ({cap}) < maxPriorityFeePerGas ({tip})"
+            return Err(RpcError::CallFailed(format!(
+                "maxFeePerGas ({cap:#x}) < maxPriorityFeePerGas ({tip:#x})"
             )));
         }
         request.max_priority_fee_per_gas = Some(tip);
@@ -182,6 +223,16 @@ impl EthSigningApiServer for SigningRpc {
         if self.eth.node.config.replica {
             return Err(RpcError::ReadOnly.into());
         }
+        // Hold the sender's nonce lock from choosing the nonce until the pool has the
+        // transaction, when the node chooses it.
+        let lock = match (request.nonce, request.from) {
+            (None, Some(from)) if self.keys.signer(from).is_ok() => Some(self.nonce_lock(from)),
+            _ => None,
+        };
+        let _guard = match &lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let raw = self.sign_request(request).await?;
         let outcome = self.eth.node.submit(raw).await.map_err(RpcError::from)?;
         Ok(outcome.hash)
@@ -195,23 +246,29 @@ impl EthSigningApiServer for SigningRpc {
         Ok(self.sign_message(address, &message)?)
     }
 
-    fn sign_typed_data_v4(
+    async fn sign_typed_data_v4(
         &self,
         address: Address,
         data: serde_json::Value,
     ) -> JsonRpcResult<Bytes> {
-        // Wallet libraries send the typed data as JSON text (MetaMask's convention); accept
-        // the object too.
-        let parsed = match data {
-            serde_json::Value::String(text) => serde_json::from_str::<TypedData>(&text),
-            other => serde_json::from_value::<TypedData>(other),
-        }
-        .map_err(|e| RpcError::InvalidParams(format!("invalid typed data: {e}")))?;
-        let signer = self.keys.signer(address)?;
-        let signature = signer
-            .sign_dynamic_typed_data_sync(&parsed)
-            .map_err(|e| RpcError::InvalidParams(format!("invalid typed data: {e}")))?;
-        Ok(Bytes::copy_from_slice(&signature.as_bytes()))
+        let signer = self.keys.signer(address)?.clone();
+        // Hashing typed data costs what the caller makes it cost (nested types, long
+        // arrays): it runs with the other caller-priced work, off the async workers.
+        self.eth
+            .expensive(move |_| {
+                // Wallet libraries send the typed data as JSON text (MetaMask's convention);
+                // accept the object too.
+                let parsed = match data {
+                    serde_json::Value::String(text) => serde_json::from_str::<TypedData>(&text),
+                    other => serde_json::from_value::<TypedData>(other),
+                }
+                .map_err(|e| RpcError::InvalidParams(format!("invalid typed data: {e}")))?;
+                let signature = signer
+                    .sign_dynamic_typed_data_sync(&parsed)
+                    .map_err(|e| RpcError::InvalidParams(format!("invalid typed data: {e}")))?;
+                Ok(Bytes::copy_from_slice(&signature.as_bytes()))
+            })
+            .await
     }
 }
 

@@ -1462,5 +1462,16 @@ async fn create_access_list_answers_as_geth_does() {
     let create = TransactionRequest::default().from(from).with_deploy_code(storage_contract_init());
     let answer = wallet.create_access_list(&create).await.unwrap();
     assert_eq!(answer.access_list, AccessList::default());
+    // One whose constructor writes a slot lists it (PUSH1 1 PUSH1 0 SSTORE STOP), as geth does.
+    let writes = TransactionRequest::default()
+        .from(from)
+        .with_deploy_code(Bytes::from_static(&[0x60, 0x01, 0x60, 0x00, 0x55, 0x00]));
+    let answer = wallet.create_access_list(&writes).await.unwrap();
+    let nonce = wallet.get_transaction_count(from).await.unwrap();
+    let expected = AccessList(vec![AccessListItem {
+        address: from.create(nonce),
+        storage_keys: vec![B256::ZERO],
+    }]);
+    assert_eq!(answer.access_list, expected);
     node.handle.stop().await;
 }

@@ -146,6 +146,53 @@ async fn dev_accounts_send_transactions_the_node_completes_and_signs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn concurrent_sends_from_one_account_get_consecutive_nonces() {
+    let node = TestNode::start().await;
+    let provider = node.provider();
+    let from = DEV_ACCOUNTS[5].0;
+    let sends = (0..8u64).map(|i| {
+        let provider = node.provider();
+        async move {
+            provider
+                .raw_request::<_, B256>(
+                    "eth_sendTransaction".into(),
+                    (json!({ "from": from, "to": RECIPIENT, "value": i + 1 }),),
+                )
+                .await
+                .unwrap()
+        }
+    });
+    let hashes = futures::future::join_all(sends).await;
+    let mut nonces = Vec::new();
+    for hash in hashes {
+        assert!(receipt(&provider, hash).await.status());
+        nonces.push(provider.get_transaction_by_hash(hash).await.unwrap().unwrap().inner.nonce());
+    }
+    nonces.sort_unstable();
+    assert_eq!(nonces, (0..8).collect::<Vec<_>>());
+    assert_eq!(provider.get_balance(RECIPIENT).await.unwrap(), U256::from(36));
+
+    // geth's refusals of what cannot be a transaction.
+    let (code, message) = error_of(
+        provider
+            .raw_request::<_, B256>("eth_sendTransaction".into(), (json!({ "from": from }),))
+            .await,
+    );
+    assert_eq!((code, message.as_str()), (-32000, "contract creation without any data provided"));
+    let (code, message) = error_of(
+        provider
+            .raw_request::<_, B256>(
+                "eth_sendTransaction".into(),
+                (json!({ "from": from, "to": RECIPIENT, "data": "0x01", "input": "0x02" }),),
+            )
+            .await,
+    );
+    assert_eq!(code, -32000);
+    assert!(message.contains("both \"data\" and \"input\""), "{message}");
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn dev_accounts_sign_messages_and_typed_data() {
     let node = TestNode::start().await;
     let provider = node.provider();
