@@ -7,12 +7,11 @@
 //! `eth_sendTransaction` fills what the request leaves out as geth does (the pending nonce,
 //! the suggested tip, a fee cap of twice the next block's base fee plus the tip — geth doubles
 //! the head's —, an estimate for gas, the chain id), signs, and submits through the same
-//! admission path as
-//! `eth_sendRawTransaction`, so the same checks and errors apply. `eth_signTransaction`
-//! returns the signed transaction's bytes (as anvil and hardhat answer, and as ethers and viem
-//! read it; geth wraps them in an object).
+//! admission path as `eth_sendRawTransaction`, so the same checks and errors apply.
+//! `eth_signTransaction` returns the signed transaction's bytes (as anvil and hardhat answer,
+//! and as ethers and viem read it; geth wraps them in an object).
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use alloy::{
     consensus::SignableTransaction,
@@ -33,7 +32,17 @@ use super::{
 /// The keys the node signs with, in the order `eth_accounts` lists them.
 #[derive(Debug, Default)]
 pub(crate) struct Keyring {
-    signers: Vec<PrivateKeySigner>,
+    accounts: Vec<Unlocked>,
+}
+
+/// One account the node signs for.
+#[derive(Debug)]
+struct Unlocked {
+    signer: PrivateKeySigner,
+    /// Held from choosing a nonce until the transaction is in the pool (geth's `nonceLock`):
+    /// concurrent sends from one account (`Promise.all` of contract calls, a script's
+    /// transactions) get consecutive nonces, not the same one.
+    nonce_lock: tokio::sync::Mutex<()>,
 }
 
 impl Keyring {
@@ -42,21 +51,27 @@ impl Keyring {
     /// # Errors
     /// When a key is not a valid secp256k1 private key.
     pub(crate) fn new(keys: &[B256]) -> Result<Self, String> {
-        let signers = keys
+        let accounts = keys
             .iter()
             .map(|key| {
-                PrivateKeySigner::from_bytes(key).map_err(|e| format!("invalid unlocked key: {e}"))
+                let signer = PrivateKeySigner::from_bytes(key)
+                    .map_err(|e| format!("invalid unlocked key: {e}"))?;
+                Ok(Unlocked { signer, nonce_lock: tokio::sync::Mutex::default() })
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { signers })
+            .collect::<Result<_, String>>()?;
+        Ok(Self { accounts })
     }
 
     fn addresses(&self) -> Vec<Address> {
-        self.signers.iter().map(PrivateKeySigner::address).collect()
+        self.accounts.iter().map(|a| a.signer.address()).collect()
+    }
+
+    fn account(&self, address: Address) -> RpcResult<&Unlocked> {
+        self.accounts.iter().find(|a| a.signer.address() == address).ok_or(RpcError::UnknownAccount)
     }
 
     fn signer(&self, address: Address) -> RpcResult<&PrivateKeySigner> {
-        self.signers.iter().find(|s| s.address() == address).ok_or(RpcError::UnknownAccount)
+        Ok(&self.account(address)?.signer)
     }
 }
 
@@ -65,21 +80,11 @@ impl Keyring {
 pub(crate) struct SigningRpc {
     pub(crate) eth: EthRpc,
     pub(crate) keys: Arc<Keyring>,
-    /// One lock per unlocked account, held from choosing a nonce until the transaction is in
-    /// the pool (geth's `nonceLock`): concurrent sends from one account (`Promise.all` of
-    /// contract calls, a script's transactions) get consecutive nonces, not the same one.
-    nonce_locks: Arc<parking_lot::Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl SigningRpc {
     pub(crate) fn new(eth: EthRpc, keys: Keyring) -> Self {
-        Self { eth, keys: Arc::new(keys), nonce_locks: Arc::default() }
-    }
-
-    /// The nonce lock of `from` (an unlocked account, so the map stays as small as the
-    /// keyring).
-    fn nonce_lock(&self, from: Address) -> Arc<tokio::sync::Mutex<()>> {
-        self.nonce_locks.lock().entry(from).or_default().clone()
+        Self { eth, keys: Arc::new(keys) }
     }
 
     /// Completes `request` as geth's `setDefaults` does, signs it with `from`'s key and
@@ -88,7 +93,7 @@ impl SigningRpc {
         let from = request
             .from
             .ok_or_else(|| RpcError::CallFailed("missing \"from\": one of eth_accounts".into()))?;
-        let signer = self.keys.signer(from)?.clone();
+        let signer = self.keys.signer(from)?;
         if request.sidecar.is_some()
             || request.blob_versioned_hashes.is_some()
             || request.max_fee_per_blob_gas.is_some()
@@ -151,14 +156,7 @@ impl SigningRpc {
             request.to = Some(TxKind::Create);
         }
         let tx = request.build_typed_tx().map_err(|request| {
-            let missing = match request.preferred_type() {
-                alloy::consensus::TxType::Eip7702 => request.complete_7702(),
-                alloy::consensus::TxType::Eip2930 => request.complete_2930(),
-                alloy::consensus::TxType::Legacy => request.complete_legacy(),
-                _ => request.complete_1559(),
-            }
-            .err()
-            .unwrap_or_default();
+            let missing = request.missing_keys().err().map(|(_, keys)| keys).unwrap_or_default();
             RpcError::InvalidParams(format!(
                 "incomplete transaction: missing {}",
                 missing.join(", ")
@@ -225,13 +223,9 @@ impl EthSigningApiServer for SigningRpc {
         }
         // Hold the sender's nonce lock from choosing the nonce until the pool has the
         // transaction, when the node chooses it.
-        let lock = match (request.nonce, request.from) {
-            (None, Some(from)) if self.keys.signer(from).is_ok() => Some(self.nonce_lock(from)),
+        let _guard = match (request.nonce, request.from.map(|from| self.keys.account(from))) {
+            (None, Some(Ok(account))) => Some(account.nonce_lock.lock().await),
             _ => None,
-        };
-        let _guard = match &lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
         };
         let raw = self.sign_request(request).await?;
         let outcome = self.eth.node.submit(raw).await.map_err(RpcError::from)?;
