@@ -35,6 +35,14 @@ async fn receipt(provider: &impl Provider, hash: B256) -> TransactionReceipt {
     .expect("receipt within 30 s")
 }
 
+/// `eth_sendTransaction` with `request` as the node receives it.
+async fn send(
+    provider: &impl Provider,
+    request: serde_json::Value,
+) -> Result<B256, alloy::transports::TransportError> {
+    provider.raw_request("eth_sendTransaction".into(), (request,)).await
+}
+
 /// The JSON-RPC error code and message of a failed call.
 fn error_of<T: std::fmt::Debug>(
     result: Result<T, alloy::transports::TransportError>,
@@ -54,13 +62,8 @@ async fn dev_accounts_send_transactions_the_node_completes_and_signs() {
     let from = accounts[1];
 
     // Only from, to and value: nonce, fees, gas and chain id are the node's.
-    let hash: B256 = provider
-        .raw_request(
-            "eth_sendTransaction".into(),
-            (json!({ "from": from, "to": RECIPIENT, "value": "0x2a" }),),
-        )
-        .await
-        .unwrap();
+    let hash: B256 =
+        send(&provider, json!({ "from": from, "to": RECIPIENT, "value": "0x2a" })).await.unwrap();
     let mined = receipt(&provider, hash).await;
     assert!(mined.status());
     assert_eq!(mined.from, from);
@@ -72,13 +75,12 @@ async fn dev_accounts_send_transactions_the_node_completes_and_signs() {
     assert_eq!(tx.inner.nonce(), 0);
 
     // A creation: the gas comes from an estimate; a legacy price where one is named.
-    let hash: B256 = provider
-        .raw_request(
-            "eth_sendTransaction".into(),
-            (json!({ "from": from, "data": storage_contract_init(), "gasPrice": "0x77359400" }),),
-        )
-        .await
-        .unwrap();
+    let hash: B256 = send(
+        &provider,
+        json!({ "from": from, "data": storage_contract_init(), "gasPrice": "0x77359400" }),
+    )
+    .await
+    .unwrap();
     let mined = receipt(&provider, hash).await;
     assert!(mined.status());
     let created = mined.contract_address.expect("a creation");
@@ -103,43 +105,23 @@ async fn dev_accounts_send_transactions_the_node_completes_and_signs() {
     assert!(receipt(&provider, *sent.tx_hash()).await.status());
 
     // The same admission checks as raw transactions, and geth's refusals.
-    let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>(
-                "eth_sendTransaction".into(),
-                (json!({ "from": RECIPIENT, "to": from }),),
-            )
-            .await,
-    );
+    let (code, message) = error_of(send(&provider, json!({ "from": RECIPIENT, "to": from })).await);
     assert_eq!((code, message.as_str()), (-32000, "unknown account"));
-    let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>(
-                "eth_sendTransaction".into(),
-                (json!({ "from": from, "to": RECIPIENT, "nonce": "0x0" }),),
-            )
-            .await,
-    );
+    let (code, message) =
+        error_of(send(&provider, json!({ "from": from, "to": RECIPIENT, "nonce": "0x0" })).await);
     assert_eq!(code, -32000);
     assert!(message.contains("nonce too low"), "{message}");
     let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>(
-                "eth_sendTransaction".into(),
-                (json!({ "from": from, "to": RECIPIENT, "value": "0xffffffffffffffffffffffffff" }),),
-            )
-            .await,
+        send(
+            &provider,
+            json!({ "from": from, "to": RECIPIENT, "value": "0xffffffffffffffffffffffffff" }),
+        )
+        .await,
     );
     assert_eq!(code, -32000);
     assert!(message.contains("insufficient funds"), "{message}");
-    let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>(
-                "eth_sendTransaction".into(),
-                (json!({ "from": from, "to": RECIPIENT, "chainId": "0x1" }),),
-            )
-            .await,
-    );
+    let (code, message) =
+        error_of(send(&provider, json!({ "from": from, "to": RECIPIENT, "chainId": "0x1" })).await);
     assert_eq!(code, -32000);
     assert!(message.contains("chainId does not match"), "{message}");
     node.handle.stop().await;
@@ -153,13 +135,7 @@ async fn concurrent_sends_from_one_account_get_consecutive_nonces() {
     let sends = (0..8u64).map(|i| {
         let provider = node.provider();
         async move {
-            provider
-                .raw_request::<_, B256>(
-                    "eth_sendTransaction".into(),
-                    (json!({ "from": from, "to": RECIPIENT, "value": i + 1 }),),
-                )
-                .await
-                .unwrap()
+            send(&provider, json!({ "from": from, "to": RECIPIENT, "value": i + 1 })).await.unwrap()
         }
     });
     let hashes = futures::future::join_all(sends).await;
@@ -173,18 +149,10 @@ async fn concurrent_sends_from_one_account_get_consecutive_nonces() {
     assert_eq!(provider.get_balance(RECIPIENT).await.unwrap(), U256::from(36));
 
     // geth's refusals of what cannot be a transaction.
-    let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>("eth_sendTransaction".into(), (json!({ "from": from }),))
-            .await,
-    );
+    let (code, message) = error_of(send(&provider, json!({ "from": from })).await);
     assert_eq!((code, message.as_str()), (-32000, "contract creation without any data provided"));
     let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>(
-                "eth_sendTransaction".into(),
-                (json!({ "from": from, "to": RECIPIENT, "data": "0x01", "input": "0x02" }),),
-            )
+        send(&provider, json!({ "from": from, "to": RECIPIENT, "data": "0x01", "input": "0x02" }))
             .await,
     );
     assert_eq!(code, -32000);
@@ -259,14 +227,7 @@ async fn a_node_without_unlocked_keys_signs_for_nobody() {
     let accounts: Vec<Address> = provider.raw_request("eth_accounts".into(), ()).await.unwrap();
     assert!(accounts.is_empty());
     let from = DEV_ACCOUNTS[0].0;
-    let (code, message) = error_of(
-        provider
-            .raw_request::<_, B256>(
-                "eth_sendTransaction".into(),
-                (json!({ "from": from, "to": RECIPIENT }),),
-            )
-            .await,
-    );
+    let (code, message) = error_of(send(&provider, json!({ "from": from, "to": RECIPIENT })).await);
     assert_eq!((code, message.as_str()), (-32000, "unknown account"));
     node.handle.stop().await;
 }
