@@ -13,7 +13,11 @@ use alloy_primitives::B256;
 use batcher::{
     DEFAULT_MAX_FRAME_BYTES,
     batch::EncodeOptions,
-    l1::{L1, SendOutcome, contract::deploy, previous_hashes},
+    l1::{
+        L1, SendOutcome,
+        contract::{RollupParams, deploy},
+        previous_hashes,
+    },
     test_utils::{Anvil, workload_batch},
 };
 use sequencer::test_utils::{
@@ -29,13 +33,17 @@ async fn main() {
         .connect_http(anvil.url().parse().unwrap());
     let rollup = deploy(
         &deployer,
-        dev_signer(0).address(),
-        dev_signer(1).address(),
-        workload::CHAIN_ID,
-        B256::ZERO,
-        B256::ZERO,
+        &RollupParams {
+            owner: dev_signer(0).address(),
+            batcher: dev_signer(1).address(),
+            l2_chain_id: workload::CHAIN_ID,
+            genesis_hash: B256::ZERO,
+            genesis_state_root: B256::ZERO,
+        },
+        |_| {},
     )
     .await
+    .map(|deployed| deployed.rollup)
     .expect("deploys");
     let l1 = L1::connect(&anvil.url(), rollup, dev_signer(1)).await.expect("connects");
 

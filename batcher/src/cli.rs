@@ -5,25 +5,45 @@ use std::{path::PathBuf, time::Duration};
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
 use batcher::{BatcherConfig, DEFAULT_MAX_FRAME_BYTES};
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+use sequencer::genesis::Genesis;
 
 /// Posts the sequencer's sealed blocks to the L1 Rollup contract, in compressed batches, and
-/// keeps posting through L1 outages, stuck transactions and reorgs.
+/// keeps posting through L1 outages, stuck transactions and reorgs. `batcher deploy` deploys
+/// that contract for a chain first.
 #[derive(Debug, Parser)]
-#[command(name = "batcher", version, about, long_about = None)]
+#[command(
+    name = "batcher",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub(crate) struct Cli {
+    /// What to do instead of posting.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+
     /// L1 JSON-RPC endpoint.
     #[arg(
         long = "l1.rpc-url",
         value_name = "URL",
         env = "BATCHER_L1_RPC_URL",
+        required = true,
         help_heading = "L1"
     )]
-    l1_rpc_url: String,
+    l1_rpc_url: Option<String>,
 
-    /// Address of the Rollup contract on L1.
-    #[arg(long, value_name = "ADDRESS", env = "BATCHER_ROLLUP", help_heading = "L1")]
-    rollup: Address,
+    /// Address of the Rollup contract on L1 (`batcher deploy` prints it).
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        env = "BATCHER_ROLLUP",
+        required = true,
+        help_heading = "L1"
+    )]
+    rollup: Option<Address>,
 
     /// Private key of the batcher (the address the contract accepts batches from).
     #[arg(
@@ -31,9 +51,10 @@ pub(crate) struct Cli {
         value_name = "HEX",
         env = "BATCHER_KEY",
         hide_env_values = true,
+        required = true,
         help_heading = "L1"
     )]
-    key: String,
+    key: Option<String>,
 
     /// L1 blocks on top of a batch before it counts as posted (the L2 `safe` tag).
     #[arg(
@@ -152,18 +173,86 @@ pub(crate) struct Cli {
     poll_ms: u64,
 }
 
+/// The batcher's other jobs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Deploy the Rollup contract on L1 for an L2 chain, and print its address.
+    ///
+    /// The chain id, genesis block hash and state root the contract starts from are computed
+    /// from the genesis the sequencer is started with (`--dev` or `--genesis FILE`). Prints
+    /// the contract's address, the L1 block to read its events from, and the batcher and
+    /// derivation commands for it.
+    Deploy(DeployArgs),
+}
+
+/// Flags of `batcher deploy`.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// L1 JSON-RPC endpoint.
+    #[arg(long = "l1.rpc-url", value_name = "URL", env = "BATCHER_L1_RPC_URL")]
+    pub(crate) l1_rpc_url: String,
+
+    /// Private key of the account that pays for the deployment (and owns the contract unless
+    /// --owner says otherwise).
+    #[arg(
+        long = "deployer.key",
+        value_name = "HEX",
+        env = "BATCHER_DEPLOYER_KEY",
+        hide_env_values = true
+    )]
+    pub(crate) deployer_key: String,
+
+    /// The account whose batches the contract will accept: the address of the key the
+    /// batcher runs with (`--batcher.key`). The owner can change it later.
+    #[arg(long = "batcher.address", value_name = "ADDRESS", env = "BATCHER_ADDRESS")]
+    pub(crate) batcher: Address,
+
+    /// The contract's owner, who may change the batcher and hand ownership on. Default: the
+    /// deployer.
+    #[arg(long, value_name = "ADDRESS", env = "BATCHER_OWNER")]
+    pub(crate) owner: Option<Address>,
+
+    /// The sequencer's built-in development genesis (`sequencer --dev`).
+    #[arg(long, conflicts_with = "genesis")]
+    pub(crate) dev: bool,
+
+    /// The geth-style genesis file the sequencer is started with (`sequencer --genesis`).
+    #[arg(long, value_name = "FILE", env = "BATCHER_GENESIS")]
+    pub(crate) genesis: Option<PathBuf>,
+
+    /// Print the deployment as JSON (rollup, transaction, l1_chain_id, l1_block, gas_used, owner,
+    /// batcher, l2_chain_id, genesis_hash, genesis_state_root) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl DeployArgs {
+    /// The chain these flags name.
+    pub(crate) fn genesis(&self) -> Result<Genesis, String> {
+        match (&self.genesis, self.dev) {
+            (Some(path), _) => Genesis::from_file(path).map_err(|e| format!("--genesis: {e}")),
+            (None, true) => Ok(Genesis::dev()),
+            (None, false) => Err("choose the L2 chain: --dev, or --genesis <FILE>".into()),
+        }
+    }
+}
+
 impl Cli {
     pub(crate) fn into_config(self) -> Result<BatcherConfig, String> {
+        // clap requires the three when no subcommand is given.
+        let (Some(l1_rpc_url), Some(rollup), Some(key)) = (self.l1_rpc_url, self.rollup, self.key)
+        else {
+            return Err("--l1.rpc-url, --rollup and --batcher.key are required".into());
+        };
         let key: PrivateKeySigner =
-            self.key.trim().parse().map_err(|e| format!("--batcher.key: {e}"))?;
+            key.trim().parse().map_err(|e| format!("--batcher.key: {e}"))?;
         if self.max_frame_bytes == 0 || self.max_frame_bytes > MAX_FRAME_BYTES_LIMIT {
             return Err(format!(
                 "--batch.max-frame-bytes must be between 1 and {MAX_FRAME_BYTES_LIMIT}: L1 nodes (geth) refuse \
                  transactions over 128 KiB, and the call and signature take the rest"
             ));
         }
-        let mut config =
-            BatcherConfig::new(self.l1_rpc_url, self.l2_rpc_url, self.rollup, key, self.datadir);
+        let mut config = BatcherConfig::new(l1_rpc_url, self.l2_rpc_url, rollup, key, self.datadir);
         config.l2_admin = self.l2_admin_url;
         config.confirmations = self.confirmations;
         config.finality_depth = self.finality_depth;

@@ -1,6 +1,8 @@
-//! The `batcher` binary: parses flags, sets up logging, runs the batcher until Ctrl-C.
+//! The `batcher` binary: parses flags, sets up logging, runs the batcher until Ctrl-C (or,
+//! with `batcher deploy`, deploys the Rollup contract).
 
 mod cli;
+mod deploy;
 
 use std::process::ExitCode;
 
@@ -18,17 +20,26 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let config = match cli.into_config() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(cli::Command::Deploy(args)) = cli.command {
+        return match runtime.block_on(deploy::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -14,7 +14,11 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use alloy_primitives::{Address, B256};
-use batcher::{BatcherConfig, BatcherHandle, l1::contract::deploy, toolchain::anvil_binary};
+use batcher::{
+    BatcherConfig, BatcherHandle,
+    l1::contract::{RollupParams, deploy},
+    toolchain::anvil_binary,
+};
 use sequencer::{
     genesis::{DEV_ACCOUNTS, Genesis},
     node::{BlockTime, NodeConfig, NodeHandle},
@@ -249,13 +253,17 @@ impl Devnet {
                     .connect_http(l1_rpc.parse().expect("a valid URL"));
                 let deployed = deploy(
                     &deployer,
-                    owner.address(),
-                    batcher_key.address(),
-                    genesis.chain_id,
-                    genesis_block.hash,
-                    genesis_block.state_root(),
+                    &RollupParams {
+                        owner: owner.address(),
+                        batcher: batcher_key.address(),
+                        l2_chain_id: genesis.chain_id,
+                        genesis_hash: genesis_block.hash,
+                        genesis_state_root: genesis_block.state_root(),
+                    },
+                    |_| {},
                 )
-                .await;
+                .await
+                .map(|deployed| deployed.rollup);
                 match deployed {
                     Ok(rollup) => rollup,
                     Err(e) => {

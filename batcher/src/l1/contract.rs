@@ -74,22 +74,86 @@ pub fn data_commitment<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> B256 {
     running
 }
 
-/// Deploys `Rollup` for an L2 chain and returns its address.
+/// What a `Rollup` deployment is for: who owns it, who may post batches, and the L2 chain and
+/// genesis block the committed chain starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupParams {
+    /// May change the batcher and hand ownership on.
+    pub owner: Address,
+    /// The only account whose batches the contract accepts.
+    pub batcher: Address,
+    /// The L2 chain id (the sequencer's `eth_chainId`).
+    pub l2_chain_id: u64,
+    /// The L2 genesis block hash: the parent of the first committed block.
+    pub genesis_hash: B256,
+    /// The L2 genesis state root.
+    pub genesis_state_root: B256,
+}
+
+/// A `Rollup` contract deployed on L1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployment {
+    /// The contract's address.
+    pub rollup: Address,
+    /// The deployment transaction.
+    pub transaction: B256,
+    /// The L1 block that holds it: readers of the contract's events start there
+    /// (`derivation --l1.from-block`).
+    pub l1_block: u64,
+    /// Gas the deployment used.
+    pub gas_used: u64,
+}
+
+/// Why a deployment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The transaction could not be built or sent (estimation failed, funds, nonce, transport).
+    #[error("sending the deployment: {0}")]
+    Send(#[from] alloy::contract::Error),
+    /// It was sent, but its receipt could not be had.
+    #[error("waiting for the deployment's receipt: {0}")]
+    Receipt(#[from] alloy::providers::PendingTransactionError),
+    /// It was mined and reverted.
+    #[error("the deployment transaction {0} reverted")]
+    Reverted(B256),
+    /// The receipt names no created contract.
+    #[error("the receipt of {0} names no contract address")]
+    NoAddress(B256),
+}
+
+/// Deploys `Rollup` for an L2 chain and waits for its receipt. `progress` hears the
+/// transaction hash as soon as the transaction is sent, before it is mined.
 ///
 /// # Errors
-/// When the deployment transaction fails or reverts.
+/// When the deployment transaction cannot be sent, fails or reverts.
 pub async fn deploy<P: Provider<Ethereum>>(
     provider: P,
-    owner: Address,
-    batcher: Address,
-    l2_chain_id: u64,
-    genesis_hash: B256,
-    genesis_state_root: B256,
-) -> Result<Address, alloy::contract::Error> {
-    let contract =
-        Rollup::deploy(provider, owner, batcher, l2_chain_id, genesis_hash, genesis_state_root)
-            .await?;
-    Ok(*contract.address())
+    params: &RollupParams,
+    progress: impl FnOnce(B256),
+) -> Result<Deployment, DeployError> {
+    let pending = Rollup::deploy_builder(
+        provider,
+        params.owner,
+        params.batcher,
+        params.l2_chain_id,
+        params.genesis_hash,
+        params.genesis_state_root,
+    )
+    .send()
+    .await?;
+    let transaction = *pending.tx_hash();
+    progress(transaction);
+    let receipt = pending.get_receipt().await?;
+    if !receipt.status() {
+        return Err(DeployError::Reverted(transaction));
+    }
+    let rollup = receipt.contract_address.ok_or(DeployError::NoAddress(transaction))?;
+    Ok(Deployment {
+        rollup,
+        transaction,
+        l1_block: receipt.block_number.unwrap_or_default(),
+        gas_used: receipt.gas_used,
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use crate::{
     BatcherConfig, BatcherHandle,
     batch::Batch,
-    l1::{BatchReader, L1, PostedBatch, Rollup, SendOutcome, contract::deploy},
+    l1::{
+        BatchReader, L1, PostedBatch, Rollup, SendOutcome,
+        contract::{RollupParams, deploy},
+    },
     test_utils::Anvil,
 };
 use alloy::{
@@ -90,13 +93,17 @@ impl Stack {
             .connect_http(anvil.url().parse().unwrap());
         let rollup = deploy(
             &deployer,
-            dev_signer(OWNER).address(),
-            dev_signer(BATCHER).address(),
-            DEV_CHAIN_ID,
-            genesis_hash,
-            genesis_header.state_root,
+            &RollupParams {
+                owner: dev_signer(OWNER).address(),
+                batcher: dev_signer(BATCHER).address(),
+                l2_chain_id: DEV_CHAIN_ID,
+                genesis_hash,
+                genesis_state_root: genesis_header.state_root,
+            },
+            |_| {},
         )
         .await
+        .map(|deployed| deployed.rollup)
         .unwrap();
         let l2 = ProviderBuilder::default().connect_http(node.http_url().parse().unwrap());
         Self {

@@ -15,7 +15,10 @@ use alloy::{
 };
 use alloy_primitives::Address;
 use batcher::{
-    l1::{Rollup, contract::deploy},
+    l1::{
+        Rollup,
+        contract::{RollupParams, deploy},
+    },
     test_utils::{Anvil, free_port, stack},
 };
 use e2e::processes::{Process, binary};
@@ -50,13 +53,17 @@ impl Cluster {
             .connect_http(anvil.url().parse().unwrap());
         let rollup = deploy(
             &deployer,
-            dev_signer(OWNER).address(),
-            dev_signer(BATCHER).address(),
-            sequencer::genesis::DEV_CHAIN_ID,
-            genesis.hash,
-            genesis.state_root(),
+            &RollupParams {
+                owner: dev_signer(OWNER).address(),
+                batcher: dev_signer(BATCHER).address(),
+                l2_chain_id: sequencer::genesis::DEV_CHAIN_ID,
+                genesis_hash: genesis.hash,
+                genesis_state_root: genesis.state_root(),
+            },
+            |_| {},
         )
         .await
+        .map(|deployed| deployed.rollup)
         .unwrap();
 
         let (l2_port, admin_port) = (free_port(), free_port());

@@ -1,0 +1,192 @@
+//! `batcher deploy`, the real binary, as an operator of a new chain runs it: deploy the contract
+//! for a genesis file, start the sequencer on that file and the batcher on the printed address,
+//! and the chain's blocks land on L1.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use alloy::providers::{Provider, ProviderBuilder, RootProvider};
+use alloy_primitives::{Address, B256, U256};
+use batcher::{
+    BatcherConfig,
+    l1::Rollup,
+    test_utils::{Anvil, stack::wait_for},
+};
+use sequencer::{
+    genesis::Genesis,
+    node::{NodeConfig, spawn},
+    store::GenesisBlock,
+    test_utils::{dev_signer, raw, sign, transfer},
+};
+
+/// The L2 chain of the test's genesis file.
+const CHAIN_ID: u64 = 777;
+
+/// Runs the `batcher` binary; returns (success, stdout, stderr).
+async fn batcher(args: Vec<String>) -> (bool, String, String) {
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_batcher"))
+            .args(&args)
+            .env_remove("BATCHER_ROLLUP")
+            .env_remove("BATCHER_GENESIS")
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("the batcher binary runs");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// A genesis file of a chain other than `--dev`: its own chain id and one funded account.
+fn write_genesis(dir: &Path, funded: Address) -> std::path::PathBuf {
+    let path = dir.join("genesis.json");
+    let json = serde_json::json!({
+        "config": { "chainId": CHAIN_ID },
+        "gasLimit": "0x1c9c380",
+        "timestamp": "0x6759af19",
+        "extraData": "0x6e657720636861696e",
+        "alloc": { funded.to_string(): { "balance": "0x3635c9adc5dea00000" } },
+    });
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_for_a_genesis_file_then_the_chain_lands_on_l1() {
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let user = dev_signer(5);
+    let genesis_path = write_genesis(dir.path(), user.address());
+    let (deployer, owner, batcher_key) = (dev_signer(0), dev_signer(2), dev_signer(1));
+
+    let (ok, stdout, stderr) = batcher(
+        [
+            "deploy",
+            "--l1.rpc-url",
+            &anvil.url(),
+            "--deployer.key",
+            &deployer.to_bytes().to_string(),
+            "--batcher.address",
+            &batcher_key.address().to_string(),
+            "--owner",
+            &owner.address().to_string(),
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert!(ok, "deploy failed: {stderr}");
+    assert!(stderr.contains("waiting for it to be mined"), "progress on stderr: {stderr}");
+    let deployed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+
+    // What it printed is the genesis the sequencer computes from the same file.
+    let genesis = Genesis::from_file(&genesis_path).unwrap();
+    let genesis_block = GenesisBlock::new(&genesis).unwrap();
+    assert_eq!(deployed["l2_chain_id"], CHAIN_ID);
+    assert_eq!(deployed["l1_chain_id"], 31337);
+    assert_eq!(
+        deployed["genesis_hash"].as_str().unwrap().parse::<B256>().unwrap(),
+        genesis_block.hash
+    );
+    assert_eq!(
+        deployed["genesis_state_root"].as_str().unwrap().parse::<B256>().unwrap(),
+        genesis_block.state_root()
+    );
+    assert_eq!(deployed["owner"].as_str().unwrap().parse::<Address>().unwrap(), owner.address());
+    let rollup: Address = deployed["rollup"].as_str().unwrap().parse().unwrap();
+    let l1_block = deployed["l1_block"].as_u64().unwrap();
+
+    // The contract holds it, from the printed L1 block on.
+    let l1: RootProvider = ProviderBuilder::default().connect_http(anvil.url().parse().unwrap());
+    let receipt = l1
+        .get_transaction_receipt(deployed["transaction"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap()
+        .expect("the deployment's receipt");
+    assert_eq!(receipt.block_number, Some(l1_block));
+    assert_eq!(receipt.contract_address, Some(rollup));
+    let contract = Rollup::new(rollup, l1.clone());
+    assert_eq!(contract.l2ChainId().call().await.unwrap(), CHAIN_ID);
+    assert_eq!(contract.genesisBlockHash().call().await.unwrap(), genesis_block.hash);
+    assert_eq!(contract.batcher().call().await.unwrap(), batcher_key.address());
+    assert_eq!(contract.owner().call().await.unwrap(), owner.address());
+
+    // The sequencer on the same file, and the batcher on the printed address: blocks land.
+    let node_dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::for_tests(node_dir.path().to_path_buf());
+    config.genesis = genesis;
+    let node = spawn(config).await.unwrap();
+    assert_eq!(node.store().head().1, genesis_block.hash, "the sequencer's block 0");
+    let batcher_dir = tempfile::tempdir().unwrap();
+    let mut batcher_config = BatcherConfig::new(
+        anvil.url(),
+        node.http_url(),
+        rollup,
+        batcher_key,
+        batcher_dir.path().to_path_buf(),
+    );
+    batcher_config.poll_interval = Duration::from_millis(50);
+    batcher_config.max_batch_age = Duration::from_millis(300);
+    let batcher = batcher::spawn(batcher_config);
+
+    let l2: RootProvider =
+        ProviderBuilder::default().connect_http(node.http_url().parse().unwrap());
+    let tx = sign(&user, transfer(CHAIN_ID, 0, Address::with_last_byte(9), U256::from(1)));
+    let receipt = l2
+        .send_raw_transaction(&raw(&tx))
+        .await
+        .unwrap()
+        .with_timeout(Some(Duration::from_secs(30)))
+        .get_receipt()
+        .await
+        .unwrap();
+    let block = receipt.block_number.unwrap();
+    wait_for("the transfer's block committed on L1", Duration::from_secs(60), || async {
+        contract.latestBlock().call().await.is_ok_and(|latest| latest >= block)
+    })
+    .await;
+    batcher.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_refuses_what_it_cannot_do_with_a_clear_error() {
+    let key = dev_signer(0).to_bytes().to_string();
+    let batcher_address = dev_signer(1).address().to_string();
+    let base = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "deploy",
+            "--l1.rpc-url",
+            "http://127.0.0.1:1",
+            "--deployer.key",
+            &key,
+            "--batcher.address",
+            &batcher_address,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let cases: [(&[&str], &str); 4] = [
+        (&[], "choose the L2 chain: --dev, or --genesis <FILE>"),
+        (&["--genesis", "/nonexistent/genesis.json"], "--genesis"),
+        (&["--dev"], "L1 at http://127.0.0.1:1 did not answer"),
+        (&["--dev", "--genesis", "x.json"], "cannot be used with"),
+    ];
+    for (extra, expected) in cases {
+        let (ok, stdout, stderr) = batcher(base(extra)).await;
+        assert!(!ok, "{extra:?} succeeded: {stdout}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+    let mut bad_key = base(&["--dev"]);
+    bad_key[4] = "0x1234".into();
+    let (ok, _, stderr) = batcher(bad_key).await;
+    assert!(!ok);
+    assert!(stderr.contains("--deployer.key"), "{stderr}");
+}
