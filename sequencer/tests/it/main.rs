@@ -1,8 +1,8 @@
 //! Integration tests of the sequencer: genesis roots, the node over real HTTP and WebSocket
-//! JSON-RPC, persistence across restarts, tracing, synchronous sends, and Foundry's `cast`
-//! against the node.
+//! JSON-RPC, persistence across restarts, tracing, synchronous sends, and Foundry's `cast` and
+//! `forge script` against the node.
 
-mod cast;
+mod foundry;
 mod genesis;
 mod mainnet;
 mod node;
