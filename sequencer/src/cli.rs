@@ -7,7 +7,10 @@ use clap::Parser;
 use sequencer::{
     genesis::Genesis,
     node::{BlockTime, DEFAULT_HTTP_PORT, ExecMode, NodeConfig},
-    rpc::RpcConfig,
+    rpc::{
+        RpcConfig,
+        namespaces::{Namespace, Namespaces},
+    },
     store::{DEFAULT_HISTORY_BLOCKS, DEFAULT_TRIE_CACHE_BYTES, StoreConfig},
     txpool::PoolConfig,
 };
@@ -76,6 +79,19 @@ pub(crate) struct Cli {
         help_heading = "RPC"
     )]
     http_corsdomain: Vec<String>,
+
+    /// Comma-separated namespaces served over HTTP and WebSocket: eth, net, web3, txpool,
+    /// debug, personal. The others' methods answer "method not found". A public endpoint may
+    /// want `eth,net,web3`: txpool shows what waits in the pool, debug runs traces for anyone.
+    #[arg(
+        long = "http.api",
+        value_name = "NAMESPACES",
+        env = "SEQUENCER_HTTP_API",
+        value_delimiter = ',',
+        default_value = "eth,net,web3,txpool,debug,personal",
+        help_heading = "RPC"
+    )]
+    http_api: Vec<Namespace>,
 
     /// Gas limit of eth_call, the ceiling of eth_estimateGas, and the gas all calls of one
     /// eth_simulateV1 request may use together.
@@ -324,6 +340,7 @@ impl Cli {
                 max_logs_range: self.rpc_max_logs_range,
                 gas_cap: self.rpc_gas_cap,
                 max_concurrent_calls: self.rpc_max_concurrent_calls,
+                namespaces: Namespaces::new(self.http_api),
                 trace: sequencer::executor::TraceBounds {
                     timeout: Duration::from_secs(self.rpc_trace_timeout),
                     max_steps: self.rpc_trace_max_steps,
@@ -377,6 +394,16 @@ mod tests {
             (Duration::from_secs(2), Duration::from_secs(60))
         );
         assert!(config(&["--rpc.txsync-timeout", "90s"]).is_err(), "default above the maximum");
+    }
+
+    #[test]
+    fn http_api_names_the_served_namespaces() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["sequencer", "--dev"], args].concat());
+        let served = |args: &[&str]| parse(args).unwrap().into_config().unwrap().rpc.namespaces;
+        assert_eq!(served(&[]), Namespaces::default());
+        assert_eq!(served(&["--http.api", "web3,ETH,net"]).to_string(), "eth,net,web3");
+        assert!(parse(&["--http.api", "eth,admin"]).is_err());
+        assert!(parse(&["--http.api", ""]).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod debug;
 pub mod error;
 mod eth;
 mod filters;
+pub mod namespaces;
 mod overrides;
 mod pubsub;
 mod signing;
@@ -59,6 +60,8 @@ pub struct RpcConfig {
     pub tx_sync_timeout: Duration,
     /// The longest wait a caller of `eth_sendRawTransactionSync` may ask for (geth: 1 min).
     pub tx_sync_max_timeout: Duration,
+    /// The namespaces served (`--http.api`); the others' methods are unknown.
+    pub namespaces: namespaces::Namespaces,
 }
 
 impl Default for RpcConfig {
@@ -75,6 +78,7 @@ impl Default for RpcConfig {
             trace: crate::executor::TraceBounds::default(),
             tx_sync_timeout: Duration::from_secs(20),
             tx_sync_max_timeout: Duration::from_secs(60),
+            namespaces: namespaces::Namespaces::default(),
         }
     }
 }
@@ -157,8 +161,12 @@ pub(crate) async fn start(
         DebugApiServer, EthApiServer, EthPubSubApiServer, NetApiServer, TxpoolApiServer,
         Web3ApiServer,
     };
+    use namespaces::Namespace;
+    let served = node.config.rpc.namespaces.clone();
     let eth = eth::EthRpc::new(node.clone(), filters.clone());
-    merge(&mut module, debug::DebugRpc { eth: eth.clone() }.into_rpc().into())?;
+    if served.contains(Namespace::Debug) {
+        merge(&mut module, debug::DebugRpc { eth: eth.clone() }.into_rpc().into())?;
+    }
     // A replica signs for nobody: it cannot send what it would sign.
     let keys = if node.config.replica {
         signing::Keyring::default()
@@ -166,13 +174,30 @@ pub(crate) async fn start(
         signing::Keyring::new(&node.config.unlocked).map_err(NodeError::Config)?
     };
     let signing = signing::SigningRpc::new(eth.clone(), keys);
-    merge(&mut module, api::EthSigningApiServer::into_rpc(signing.clone()).into())?;
-    merge(&mut module, api::PersonalApiServer::into_rpc(signing).into())?;
-    merge(&mut module, eth.into_rpc().into())?;
-    merge(&mut module, eth::NetRpc { chain_id: node.spec.chain_id }.into_rpc().into())?;
-    merge(&mut module, eth::Web3Rpc.into_rpc().into())?;
-    merge(&mut module, txpool::TxpoolRpc { node: node.clone() }.into_rpc().into())?;
-    merge(&mut module, pubsub::PubSub::new(node.clone()).into_rpc().into())?;
+    if served.contains(Namespace::Personal) {
+        merge(&mut module, api::PersonalApiServer::into_rpc(signing.clone()).into())?;
+    }
+    if served.contains(Namespace::Eth) {
+        merge(&mut module, api::EthSigningApiServer::into_rpc(signing).into())?;
+        merge(&mut module, eth.into_rpc().into())?;
+        merge(&mut module, pubsub::PubSub::new(node.clone()).into_rpc().into())?;
+    }
+    if served.contains(Namespace::Net) {
+        merge(&mut module, eth::NetRpc { chain_id: node.spec.chain_id }.into_rpc().into())?;
+    }
+    if served.contains(Namespace::Web3) {
+        merge(&mut module, eth::Web3Rpc.into_rpc().into())?;
+    }
+    if served.contains(Namespace::Txpool) {
+        merge(&mut module, txpool::TxpoolRpc { node: node.clone() }.into_rpc().into())?;
+    }
+    // geth's `rpc_modules`: what this endpoint serves, each at version "1.0".
+    let modules = serde_json::Value::Object(
+        served.iter().map(|ns| (ns.name().to_string(), "1.0".into())).collect(),
+    );
+    module
+        .register_method("rpc_modules", move |_, _, _| modules.clone())
+        .map_err(|e| NodeError::Config(format!("rpc method clash: {e}")))?;
     let feeder = tokio::spawn(pubsub::feed_pending_filters(node.clone(), filters, stop));
     Ok((server.start(module), local, feeder))
 }

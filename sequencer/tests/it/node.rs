@@ -639,6 +639,60 @@ async fn cors_preflight_and_oversized_bodies() {
     node.handle.stop().await;
 }
 
+/// `--http.api`: a namespace left out answers as an unknown method, and `rpc_modules` lists what
+/// is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_api_serves_only_the_named_namespaces() {
+    use sequencer::rpc::namespaces::{Namespace, Namespaces};
+    let call = |method: &str, params: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#)
+    };
+    let account = dev_signer(0).address();
+    let hidden = [
+        ("txpool_status", "[]".to_string()),
+        ("debug_getRawHeader", r#"["latest"]"#.to_string()),
+        ("personal_sign", format!(r#"["0x00","{account}"]"#)),
+    ];
+
+    let node = TestNode::start().await;
+    let (_, body) = http_post(&node, call("rpc_modules", "[]").as_bytes()).await;
+    let modules: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        modules["result"],
+        serde_json::json!({"eth": "1.0", "net": "1.0", "web3": "1.0", "txpool": "1.0", "debug": "1.0", "personal": "1.0"})
+    );
+    for (method, params) in &hidden {
+        let (_, body) = http_post(&node, call(method, params).as_bytes()).await;
+        assert!(body.contains(r#""result""#), "{method} served by default: {body}");
+    }
+    node.handle.stop().await;
+
+    let node = TestNode::start_with(|config| {
+        config.rpc.namespaces = Namespaces::new([Namespace::Eth, Namespace::Net, Namespace::Web3]);
+    })
+    .await;
+    let (_, body) = http_post(&node, call("rpc_modules", "[]").as_bytes()).await;
+    let modules: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(modules["result"], serde_json::json!({"eth": "1.0", "net": "1.0", "web3": "1.0"}));
+    for (method, params) in &hidden {
+        let (_, body) = http_post(&node, call(method, params).as_bytes()).await;
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["error"]["code"], -32601, "{method}: {body}");
+        assert_eq!(answer["error"]["message"], "Method not found", "{method}: {body}");
+    }
+    // What wallets use still works, over WebSocket too.
+    assert_eq!(node.provider().get_chain_id().await.unwrap(), DEV_CHAIN_ID);
+    let (_, body) = http_post(&node, call("net_version", "[]").as_bytes()).await;
+    assert!(body.contains(&format!(r#""result":"{DEV_CHAIN_ID}""#)), "{body}");
+    let ws =
+        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
+    let accounts: Vec<Address> = ws.request("eth_accounts", rpc_params![]).await.unwrap();
+    assert_eq!(accounts.len(), 10);
+    let hidden: Result<serde_json::Value, _> = ws.request("txpool_status", rpc_params![]).await;
+    assert!(hidden.is_err());
+    node.handle.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn serves_prometheus_metrics() {
     let node =
