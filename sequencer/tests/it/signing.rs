@@ -182,7 +182,8 @@ async fn dev_accounts_sign_messages_and_typed_data() {
         provider.raw_request("personal_sign".into(), ("hello", signer)).await.unwrap();
     assert_eq!(text, signature, "plain text is signed as its UTF-8 bytes");
 
-    // eth_signTypedData_v4, with the typed data as JSON text (as wallets send it) or an object.
+    // eth_signTypedData_v4 (and _v3), with the typed data as JSON text (as wallets send it) or
+    // an object.
     let typed = json!({
         "types": {
             "EIP712Domain": [
@@ -205,6 +206,9 @@ async fn dev_accounts_sign_messages_and_typed_data() {
     let as_object: Bytes =
         provider.raw_request("eth_signTypedData_v4".into(), (signer, &typed)).await.unwrap();
     assert_eq!(as_object, as_text);
+    let v3: Bytes =
+        provider.raw_request("eth_signTypedData_v3".into(), (signer, &typed)).await.unwrap();
+    assert_eq!(v3, as_text, "v3 data signs as v4 does");
     let (code, _) = error_of(
         provider
             .raw_request::<_, Bytes>(
