@@ -33,6 +33,13 @@ pub(crate) async fn run(args: DeployArgs) -> Result<(), String> {
         genesis_hash: genesis_block.hash,
         genesis_state_root: genesis_block.state_root(),
     };
+    // The constructor refuses these (ZeroAddress); say which flag before paying for an estimate.
+    if params.batcher.is_zero() {
+        return Err("--batcher.address is the zero address".into());
+    }
+    if params.owner.is_zero() {
+        return Err("--owner is the zero address".into());
+    }
     let deployer_address = deployer.address();
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(deployer)).connect_http(url);
     let l1_chain = provider

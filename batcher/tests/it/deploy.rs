@@ -173,11 +173,13 @@ async fn deploy_refuses_what_it_cannot_do_with_a_clear_error() {
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
-    let cases: [(&[&str], &str); 4] = [
+    let zero = Address::ZERO.to_string();
+    let cases: [(&[&str], &str); 5] = [
         (&[], "choose the L2 chain: --dev, or --genesis <FILE>"),
         (&["--genesis", "/nonexistent/genesis.json"], "--genesis"),
         (&["--dev"], "L1 at http://127.0.0.1:1 did not answer"),
         (&["--dev", "--genesis", "x.json"], "cannot be used with"),
+        (&["--dev", "--owner", &zero], "--owner is the zero address"),
     ];
     for (extra, expected) in cases {
         let (ok, stdout, stderr) = batcher(base(extra)).await;

@@ -9,16 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::{
-    network::EthereumWallet,
-    providers::{Provider, ProviderBuilder, RootProvider},
-};
+use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy_primitives::Address;
 use batcher::{
-    l1::{
-        Rollup,
-        contract::{RollupParams, deploy},
-    },
+    l1::Rollup,
     test_utils::{Anvil, free_port, stack},
 };
 use e2e::processes::{Process, binary};
@@ -47,24 +41,18 @@ impl Cluster {
     pub(crate) async fn start() -> Self {
         let anvil = Anvil::spawn().await;
         let dir = tempfile::tempdir().unwrap();
+        // Deployed as an operator deploys it: `batcher deploy`, which computes the genesis.
+        let deploy = Command::new(binary("batcher").unwrap_or_else(|e| panic!("{e}")))
+            .args(["deploy", "--dev", "--json", "--l1.rpc-url", &anvil.url()])
+            .args(["--deployer.key", sequencer::genesis::DEV_ACCOUNTS[OWNER].1])
+            .args(["--batcher.address", &dev_signer(BATCHER).address().to_string()])
+            .output()
+            .unwrap();
+        assert!(deploy.status.success(), "{}", String::from_utf8_lossy(&deploy.stderr));
+        let deployed: serde_json::Value = serde_json::from_slice(&deploy.stdout).unwrap();
+        let rollup: Address = deployed["rollup"].as_str().unwrap().parse().unwrap();
         let genesis = GenesisBlock::new(&Genesis::dev()).unwrap();
-        let deployer = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(dev_signer(OWNER)))
-            .connect_http(anvil.url().parse().unwrap());
-        let rollup = deploy(
-            &deployer,
-            &RollupParams {
-                owner: dev_signer(OWNER).address(),
-                batcher: dev_signer(BATCHER).address(),
-                l2_chain_id: sequencer::genesis::DEV_CHAIN_ID,
-                genesis_hash: genesis.hash,
-                genesis_state_root: genesis.state_root(),
-            },
-            |_| {},
-        )
-        .await
-        .map(|deployed| deployed.rollup)
-        .unwrap();
+        assert_eq!(deployed["genesis_hash"], genesis.hash.to_string());
 
         let (l2_port, admin_port) = (free_port(), free_port());
         let l2_url = format!("http://127.0.0.1:{l2_port}");
