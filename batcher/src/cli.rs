@@ -310,6 +310,29 @@ mod tests {
     }
 
     #[test]
+    fn deploy_is_a_subcommand_that_needs_none_of_the_posting_flags() {
+        let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+        let batcher = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+        let deploy = ["deploy", "--l1.rpc-url", "x", "--deployer.key", key];
+        let parsed = Cli::try_parse_from(
+            [&["batcher"], &deploy[..], &["--batcher.address", batcher, "--dev"]].concat(),
+        )
+        .unwrap();
+        let Some(Command::Deploy(args)) = parsed.command else { panic!("not deploy") };
+        assert!(args.dev && args.owner.is_none() && !args.json);
+        // Posting still needs its three flags, and they do not mix with the subcommand.
+        assert!(Cli::try_parse_from(["batcher"]).is_err());
+        assert!(
+            Cli::try_parse_from(
+                [&["batcher", "--rollup", batcher], &deploy[..], &["--batcher.address", batcher]]
+                    .concat()
+            )
+            .is_err()
+        );
+        assert!(Cli::try_parse_from([&["batcher"], &deploy[..]].concat()).is_err(), "no address");
+    }
+
+    #[test]
     fn a_fee_bump_below_ten_percent_is_refused() {
         let parsed = Cli::try_parse_from([
             "batcher",

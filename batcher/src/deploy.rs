@@ -56,7 +56,13 @@ pub(crate) async fn run(args: DeployArgs) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())?;
-    check(&provider, &deployment, &params).await?;
+    // Deployed and paid for: whatever the read-back finds, say where the contract is.
+    check(&provider, &deployment, &params).await.map_err(|e| {
+        format!(
+            "{e} (the contract was deployed at {} in L1 block {}, transaction {})",
+            deployment.rollup, deployment.l1_block, deployment.transaction
+        )
+    })?;
     report(&args, l1_chain, &deployment, &params);
     Ok(())
 }
@@ -81,10 +87,10 @@ fn report(args: &DeployArgs, l1_chain: u64, deployment: &Deployment, params: &Ro
         return;
     }
     let chain_flag = match &args.genesis {
-        Some(path) => format!("--genesis {}", path.display()),
+        Some(path) => format!("--genesis {}", shell_word(&path.display().to_string())),
         None => "--dev".to_string(),
     };
-    let l1 = &args.l1_rpc_url;
+    let l1 = &shell_word(&args.l1_rpc_url);
     let rollup = deployment.rollup;
     println!("Rollup deployed at {rollup}");
     println!(
@@ -153,4 +159,30 @@ async fn check(
         ));
     }
     Ok(())
+}
+
+/// `word` as one shell word: as it is when it holds no character a shell treats specially,
+/// else in single quotes (a URL with `&` in its query, a path with spaces).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:@,=+%".contains(c));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn printed_commands_quote_what_a_shell_would_split() {
+        assert_eq!(shell_word("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(shell_word("genesis.json"), "genesis.json");
+        assert_eq!(
+            shell_word("https://l1.example/rpc?key=a&b=c"),
+            "'https://l1.example/rpc?key=a&b=c'"
+        );
+        assert_eq!(shell_word("my chain/genesis.json"), "'my chain/genesis.json'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

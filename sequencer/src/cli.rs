@@ -81,8 +81,9 @@ pub(crate) struct Cli {
     http_corsdomain: Vec<String>,
 
     /// Comma-separated namespaces served over HTTP and WebSocket: eth, net, web3, txpool,
-    /// debug, personal. The others' methods answer "method not found". A public endpoint may
-    /// want `eth,net,web3`: txpool shows what waits in the pool, debug runs traces for anyone.
+    /// debug, personal (another name is an error). The others' methods answer "method not
+    /// found". A public endpoint may want `eth,net,web3`: txpool dumps the pool's content,
+    /// debug runs traces for anyone.
     #[arg(
         long = "http.api",
         value_name = "NAMESPACES",

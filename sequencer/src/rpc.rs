@@ -191,9 +191,14 @@ pub(crate) async fn start(
     if served.contains(Namespace::Txpool) {
         merge(&mut module, txpool::TxpoolRpc { node: node.clone() }.into_rpc().into())?;
     }
-    // geth's `rpc_modules`: what this endpoint serves, each at version "1.0".
+    // geth's `rpc_modules`: what this endpoint serves, each at version "1.0", `rpc` included.
     let modules = serde_json::Value::Object(
-        served.iter().map(|ns| (ns.name().to_string(), "1.0".into())).collect(),
+        served
+            .iter()
+            .map(Namespace::name)
+            .chain(["rpc"])
+            .map(|ns| (ns.into(), "1.0".into()))
+            .collect(),
     );
     module
         .register_method("rpc_modules", move |_, _, _| modules.clone())

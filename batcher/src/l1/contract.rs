@@ -110,9 +110,17 @@ pub enum DeployError {
     /// The transaction could not be built or sent (estimation failed, funds, nonce, transport).
     #[error("sending the deployment: {0}")]
     Send(#[from] alloy::contract::Error),
-    /// It was sent, but its receipt could not be had.
-    #[error("waiting for the deployment's receipt: {0}")]
-    Receipt(#[from] alloy::providers::PendingTransactionError),
+    /// It was sent, but its receipt could not be had: it may still be mined.
+    #[error(
+        "waiting for the receipt of deployment {transaction}: {source}; it may still be mined: \
+         look it up before deploying again"
+    )]
+    Receipt {
+        /// The deployment transaction.
+        transaction: B256,
+        /// Why the receipt is missing.
+        source: alloy::providers::PendingTransactionError,
+    },
     /// It was mined and reverted.
     #[error("the deployment transaction {0} reverted")]
     Reverted(B256),
@@ -143,7 +151,10 @@ pub async fn deploy<P: Provider<Ethereum>>(
     .await?;
     let transaction = *pending.tx_hash();
     progress(transaction);
-    let receipt = pending.get_receipt().await?;
+    let receipt = pending
+        .get_receipt()
+        .await
+        .map_err(|source| DeployError::Receipt { transaction, source })?;
     if !receipt.status() {
         return Err(DeployError::Reverted(transaction));
     }

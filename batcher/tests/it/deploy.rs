@@ -24,11 +24,14 @@ const CHAIN_ID: u64 = 777;
 /// Runs the `batcher` binary; returns (success, stdout, stderr).
 async fn batcher(args: Vec<String>) -> (bool, String, String) {
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_batcher"))
-            .args(&args)
-            .env_remove("BATCHER_ROLLUP")
-            .env_remove("BATCHER_GENESIS")
-            .output()
+        let mut command = Command::new(env!("CARGO_BIN_EXE_batcher"));
+        // Only the flags given here: no BATCHER_* setting of the environment the test runs in.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("BATCHER_") {
+                command.env_remove(name);
+            }
+        }
+        command.args(&args).output()
     })
     .await
     .unwrap()
@@ -101,6 +104,36 @@ async fn deploy_for_a_genesis_file_then_the_chain_lands_on_l1() {
     assert_eq!(deployed["owner"].as_str().unwrap().parse::<Address>().unwrap(), owner.address());
     let rollup: Address = deployed["rollup"].as_str().unwrap().parse().unwrap();
     let l1_block = deployed["l1_block"].as_u64().unwrap();
+
+    // Without --json: the address and the commands that use it, ready to paste.
+    let (ok, text, stderr) = batcher(
+        [
+            "deploy",
+            "--l1.rpc-url",
+            &anvil.url(),
+            "--deployer.key",
+            &deployer.to_bytes().to_string(),
+            "--batcher.address",
+            &batcher_key.address().to_string(),
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let second = text.lines().next().unwrap().strip_prefix("Rollup deployed at ").unwrap();
+    assert!(
+        text.contains(&format!("batcher --l1.rpc-url {} --rollup {second}", anvil.url())),
+        "{text}"
+    );
+    assert!(text.contains(&format!("--rollup {second} --l1.from-block ")), "{text}");
+    assert!(text.contains(&format!("verify --genesis {}", genesis_path.display())), "{text}");
+    assert!(
+        text.contains(&format!("owner {}", deployer.address())),
+        "the deployer owns it: {text}"
+    );
 
     // The contract holds it, from the printed L1 block on.
     let l1: RootProvider = ProviderBuilder::default().connect_http(anvil.url().parse().unwrap());
@@ -176,7 +209,7 @@ async fn deploy_refuses_what_it_cannot_do_with_a_clear_error() {
     let zero = Address::ZERO.to_string();
     let cases: [(&[&str], &str); 5] = [
         (&[], "choose the L2 chain: --dev, or --genesis <FILE>"),
-        (&["--genesis", "/nonexistent/genesis.json"], "--genesis"),
+        (&["--genesis", "/nonexistent/genesis.json"], "--genesis: "),
         (&["--dev"], "L1 at http://127.0.0.1:1 did not answer"),
         (&["--dev", "--genesis", "x.json"], "cannot be used with"),
         (&["--dev", "--owner", &zero], "--owner is the zero address"),

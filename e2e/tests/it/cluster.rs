@@ -42,7 +42,13 @@ impl Cluster {
         let anvil = Anvil::spawn().await;
         let dir = tempfile::tempdir().unwrap();
         // Deployed as an operator deploys it: `batcher deploy`, which computes the genesis.
-        let deploy = Command::new(binary("batcher").unwrap_or_else(|e| panic!("{e}")))
+        let mut deploy = Command::new(binary("batcher").unwrap_or_else(|e| panic!("{e}")));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("BATCHER_") {
+                deploy.env_remove(name);
+            }
+        }
+        let deploy = deploy
             .args(["deploy", "--dev", "--json", "--l1.rpc-url", &anvil.url()])
             .args(["--deployer.key", sequencer::genesis::DEV_ACCOUNTS[OWNER].1])
             .args(["--batcher.address", &dev_signer(BATCHER).address().to_string()])

@@ -305,8 +305,8 @@ pub trait EthSigningApi {
     fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
 
     /// An EIP-712 signature of typed data (an object, or the JSON text of one) by `address`.
-    /// `eth_signTypedData_v3` is the same method: v3 data (no arrays of structs) hashes the
-    /// same under v4's rules, as anvil and MetaMask answer it.
+    /// `eth_signTypedData_v3` is the same method, as anvil serves it: complete v3 data (v3 has
+    /// no arrays) hashes the same under v4's rules; v4 refuses a missing field v3 would skip.
     #[method(name = "signTypedData_v4", aliases = ["eth_signTypedData_v3"])]
     async fn sign_typed_data_v4(
         &self,

@@ -1,9 +1,14 @@
 //! Which JSON-RPC namespaces the node serves (`--http.api`, as geth's flag of that name).
 //!
 //! A sequencer with a public endpoint wants wallets' methods (`eth`, `net`, `web3`) and may not
-//! want to show what waits in its pool (`txpool`) or to run traces for anyone (`debug`). A
-//! namespace left out answers its methods as unknown (-32601), and `rpc_modules` lists only
-//! what is served.
+//! want to dump its pool's content and status on request (`txpool`) or run traces for anyone
+//! (`debug`). A namespace left out answers its methods as unknown (-32601), and `rpc_modules`
+//! lists only what is served (with `rpc` itself, as geth lists it).
+//!
+//! What `eth` serves stays whole: pending transactions still show through
+//! `eth_subscribe("newPendingTransactions")` and pending-transaction filters, as on geth, and
+//! the dev accounts' signing methods (`eth_sign`, `eth_sendTransaction`, …) follow `eth`, not
+//! `personal`.
 
 use std::{collections::BTreeSet, fmt, str::FromStr};
 
@@ -20,7 +25,7 @@ pub enum Namespace {
     Txpool,
     /// `debug_*`: traces and raw encodings.
     Debug,
-    /// `personal_sign` for the dev accounts.
+    /// `personal_sign` for the dev accounts (their `eth_sign*` methods are `eth`'s).
     Personal,
 }
 

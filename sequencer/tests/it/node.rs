@@ -659,7 +659,7 @@ async fn http_api_serves_only_the_named_namespaces() {
     let modules: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         modules["result"],
-        serde_json::json!({"eth": "1.0", "net": "1.0", "web3": "1.0", "txpool": "1.0", "debug": "1.0", "personal": "1.0"})
+        serde_json::json!({"eth": "1.0", "net": "1.0", "web3": "1.0", "txpool": "1.0", "debug": "1.0", "personal": "1.0", "rpc": "1.0"})
     );
     for (method, params) in &hidden {
         let (_, body) = http_post(&node, call(method, params).as_bytes()).await;
@@ -673,7 +673,10 @@ async fn http_api_serves_only_the_named_namespaces() {
     .await;
     let (_, body) = http_post(&node, call("rpc_modules", "[]").as_bytes()).await;
     let modules: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(modules["result"], serde_json::json!({"eth": "1.0", "net": "1.0", "web3": "1.0"}));
+    assert_eq!(
+        modules["result"],
+        serde_json::json!({"eth": "1.0", "net": "1.0", "web3": "1.0", "rpc": "1.0"})
+    );
     for (method, params) in &hidden {
         let (_, body) = http_post(&node, call(method, params).as_bytes()).await;
         let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -690,6 +693,35 @@ async fn http_api_serves_only_the_named_namespaces() {
     assert_eq!(accounts.len(), 10);
     let hidden: Result<serde_json::Value, _> = ws.request("txpool_status", rpc_params![]).await;
     assert!(hidden.is_err());
+    node.handle.stop().await;
+
+    // Without `eth`, none of what the eth traits register is left: signing, the v3 alias,
+    // subscriptions.
+    let node = TestNode::start_with(|config| {
+        config.rpc.namespaces = Namespaces::new([Namespace::Net]);
+    })
+    .await;
+    for (method, params) in [
+        ("eth_chainId", "[]".to_string()),
+        ("eth_accounts", "[]".to_string()),
+        ("eth_signTypedData_v3", format!(r#"["{account}",{{}}]"#)),
+    ] {
+        let (_, body) = http_post(&node, call(method, &params).as_bytes()).await;
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["error"]["code"], -32601, "{method}: {body}");
+    }
+    let ws =
+        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
+    let heads = ws
+        .subscribe::<serde_json::Value, _>(
+            "eth_subscribe",
+            rpc_params!["newHeads"],
+            "eth_unsubscribe",
+        )
+        .await;
+    assert!(heads.is_err(), "eth_subscribe without eth");
+    let version: String = ws.request("net_version", rpc_params![]).await.unwrap();
+    assert_eq!(version, DEV_CHAIN_ID.to_string());
     node.handle.stop().await;
 }
 
