@@ -65,11 +65,7 @@ pub(crate) struct ChainArgs {
 
 impl ChainArgs {
     pub(crate) fn genesis(&self) -> Result<Genesis, String> {
-        match (&self.genesis, self.dev) {
-            (Some(path), _) => Genesis::from_file(path).map_err(|e| format!("--genesis: {e}")),
-            (None, true) => Ok(Genesis::dev()),
-            (None, false) => Err("choose the chain's genesis: --dev, or --genesis <FILE>".into()),
-        }
+        Genesis::from_flags(self.genesis.as_deref(), self.dev).map_err(|e| e.to_string())
     }
 }
 

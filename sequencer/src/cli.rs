@@ -288,11 +288,8 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
 impl Cli {
     /// The node configuration these flags describe.
     pub(crate) fn into_config(self) -> Result<NodeConfig, String> {
-        let genesis = match (&self.genesis, self.dev) {
-            (Some(path), _) => Genesis::from_file(path).map_err(|e| e.to_string())?,
-            (None, true) => Genesis::dev(),
-            (None, false) => return Err("choose a chain: --dev, or --genesis <FILE>".into()),
-        };
+        let genesis =
+            Genesis::from_flags(self.genesis.as_deref(), self.dev).map_err(|e| e.to_string())?;
         if self.rpc_txsync_timeout > self.rpc_txsync_max_timeout {
             return Err(format!(
                 "--rpc.txsync-timeout ({:?}) is longer than --rpc.txsync-max-timeout ({:?})",

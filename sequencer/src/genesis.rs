@@ -149,6 +149,9 @@ pub enum GenesisError {
         /// What is wrong.
         reason: String,
     },
+    /// A binary was given neither `--dev` nor `--genesis FILE`.
+    #[error("choose the chain: --dev, or --genesis <FILE>")]
+    NotChosen,
 }
 
 impl Genesis {
@@ -177,6 +180,19 @@ impl Genesis {
             mix_hash: B256::ZERO,
             difficulty: U256::ZERO,
             nonce: 0,
+        }
+    }
+
+    /// The chain the `--dev` and `--genesis FILE` flags of the sequencer, the batcher and
+    /// `derivation` name: the file when given, else the dev genesis when `dev`.
+    ///
+    /// # Errors
+    /// [`GenesisError::NotChosen`] when neither is given; the file's errors otherwise.
+    pub fn from_flags(file: Option<&Path>, dev: bool) -> Result<Self, GenesisError> {
+        match (file, dev) {
+            (Some(path), _) => Self::from_file(path),
+            (None, true) => Ok(Self::dev()),
+            (None, false) => Err(GenesisError::NotChosen),
         }
     }
 
