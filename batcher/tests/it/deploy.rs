@@ -4,7 +4,10 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
-use alloy::providers::{Provider, ProviderBuilder, RootProvider};
+use alloy::{
+    providers::{Provider, ProviderBuilder, RootProvider},
+    signers::local::PrivateKeySigner,
+};
 use alloy_primitives::{Address, B256, U256};
 use batcher::{
     BatcherConfig,
@@ -43,6 +46,22 @@ async fn batcher(args: Vec<String>) -> (bool, String, String) {
     )
 }
 
+/// `batcher deploy` against `l1`, paid by `deployer`, for `batcher`, then `extra`.
+fn deploy_args(
+    l1: &str,
+    deployer: &PrivateKeySigner,
+    batcher: Address,
+    extra: &[&str],
+) -> Vec<String> {
+    let (key, batcher) = (deployer.to_bytes().to_string(), batcher.to_string());
+    let mut args: Vec<String> =
+        ["deploy", "--l1.rpc-url", l1, "--deployer.key", &key, "--batcher.address", &batcher]
+            .map(String::from)
+            .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// A genesis file of a chain other than `--dev`: its own chain id and one funded account.
 fn write_genesis(dir: &Path, funded: Address) -> std::path::PathBuf {
     let path = dir.join("genesis.json");
@@ -65,24 +84,14 @@ async fn deploy_for_a_genesis_file_then_the_chain_lands_on_l1() {
     let genesis_path = write_genesis(dir.path(), user.address());
     let (deployer, owner, batcher_key) = (dev_signer(0), dev_signer(2), dev_signer(1));
 
-    let (ok, stdout, stderr) = batcher(
-        [
-            "deploy",
-            "--l1.rpc-url",
-            &anvil.url(),
-            "--deployer.key",
-            &deployer.to_bytes().to_string(),
-            "--batcher.address",
-            &batcher_key.address().to_string(),
-            "--owner",
-            &owner.address().to_string(),
-            "--genesis",
-            genesis_path.to_str().unwrap(),
-            "--json",
-        ]
-        .map(String::from)
-        .to_vec(),
-    )
+    let genesis_flag = ["--genesis", genesis_path.to_str().unwrap()];
+    let owner_flag = owner.address().to_string();
+    let (ok, stdout, stderr) = batcher(deploy_args(
+        &anvil.url(),
+        &deployer,
+        batcher_key.address(),
+        &[&genesis_flag[..], &["--owner", &owner_flag, "--json"]].concat(),
+    ))
     .await;
     assert!(ok, "deploy failed: {stderr}");
     assert!(stderr.contains("waiting for it to be mined"), "progress on stderr: {stderr}");
@@ -106,22 +115,8 @@ async fn deploy_for_a_genesis_file_then_the_chain_lands_on_l1() {
     let l1_block = deployed["l1_block"].as_u64().unwrap();
 
     // Without --json: the address and the commands that use it, ready to paste.
-    let (ok, text, stderr) = batcher(
-        [
-            "deploy",
-            "--l1.rpc-url",
-            &anvil.url(),
-            "--deployer.key",
-            &deployer.to_bytes().to_string(),
-            "--batcher.address",
-            &batcher_key.address().to_string(),
-            "--genesis",
-            genesis_path.to_str().unwrap(),
-        ]
-        .map(String::from)
-        .to_vec(),
-    )
-    .await;
+    let (ok, text, stderr) =
+        batcher(deploy_args(&anvil.url(), &deployer, batcher_key.address(), &genesis_flag)).await;
     assert!(ok, "{stderr}");
     let second = text.lines().next().unwrap().strip_prefix("Rollup deployed at ").unwrap();
     assert!(
@@ -189,27 +184,16 @@ async fn deploy_for_a_genesis_file_then_the_chain_lands_on_l1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_refuses_what_it_cannot_do_with_a_clear_error() {
-    let key = dev_signer(0).to_bytes().to_string();
-    let batcher_address = dev_signer(1).address().to_string();
     let base = |extra: &[&str]| {
-        let mut args: Vec<String> = [
-            "deploy",
-            "--l1.rpc-url",
-            "http://127.0.0.1:1",
-            "--deployer.key",
-            &key,
-            "--batcher.address",
-            &batcher_address,
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
+        deploy_args("http://127.0.0.1:1", &dev_signer(0), dev_signer(1).address(), extra)
     };
     let zero = Address::ZERO.to_string();
     let cases: [(&[&str], &str); 5] = [
-        (&[], "choose the L2 chain: --dev, or --genesis <FILE>"),
-        (&["--genesis", "/nonexistent/genesis.json"], "--genesis: "),
+        (&[], "choose the chain: --dev, or --genesis <FILE>"),
+        (
+            &["--genesis", "/nonexistent/genesis.json"],
+            "cannot read genesis file /nonexistent/genesis.json: ",
+        ),
         (&["--dev"], "L1 at http://127.0.0.1:1 did not answer"),
         (&["--dev", "--genesis", "x.json"], "cannot be used with"),
         (&["--dev", "--owner", &zero], "--owner is the zero address"),
