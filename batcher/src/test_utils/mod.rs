@@ -169,6 +169,18 @@ impl Drop for Anvil {
     }
 }
 
+/// A command running the `batcher` binary at `path` that sees only the flags a test gives it:
+/// every `BATCHER_*` variable of the environment the tests run in is removed.
+pub fn batcher_command(path: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut command = std::process::Command::new(path);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("BATCHER_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -2,7 +2,7 @@
 //! for a genesis file, start the sequencer on that file and the batcher on the printed address,
 //! and the chain's blocks land on L1.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, time::Duration};
 
 use alloy::{
     providers::{Provider, ProviderBuilder, RootProvider},
@@ -12,7 +12,7 @@ use alloy_primitives::{Address, B256, U256};
 use batcher::{
     BatcherConfig,
     l1::Rollup,
-    test_utils::{Anvil, stack::wait_for},
+    test_utils::{Anvil, batcher_command, stack::wait_for},
 };
 use sequencer::{
     genesis::Genesis,
@@ -27,14 +27,7 @@ const CHAIN_ID: u64 = 777;
 /// Runs the `batcher` binary; returns (success, stdout, stderr).
 async fn batcher(args: Vec<String>) -> (bool, String, String) {
     let output = tokio::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_batcher"));
-        // Only the flags given here: no BATCHER_* setting of the environment the test runs in.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("BATCHER_") {
-                command.env_remove(name);
-            }
-        }
-        command.args(&args).output()
+        batcher_command(env!("CARGO_BIN_EXE_batcher")).args(&args).output()
     })
     .await
     .unwrap()

@@ -13,7 +13,7 @@ use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy_primitives::Address;
 use batcher::{
     l1::Rollup,
-    test_utils::{Anvil, free_port, stack},
+    test_utils::{Anvil, batcher_command, free_port, stack},
 };
 use e2e::processes::{Process, binary};
 use sequencer::{genesis::Genesis, store::GenesisBlock, test_utils::dev_signer};
@@ -42,13 +42,7 @@ impl Cluster {
         let anvil = Anvil::spawn().await;
         let dir = tempfile::tempdir().unwrap();
         // Deployed as an operator deploys it: `batcher deploy`, which computes the genesis.
-        let mut deploy = Command::new(binary("batcher").unwrap_or_else(|e| panic!("{e}")));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("BATCHER_") {
-                deploy.env_remove(name);
-            }
-        }
-        let deploy = deploy
+        let deploy = batcher_command(binary("batcher").unwrap_or_else(|e| panic!("{e}")))
             .args(["deploy", "--dev", "--json", "--l1.rpc-url", &anvil.url()])
             .args(["--deployer.key", sequencer::genesis::DEV_ACCOUNTS[OWNER].1])
             .args(["--batcher.address", &dev_signer(BATCHER).address().to_string()])
