@@ -252,11 +252,18 @@ impl EthRpc {
     }
 
     /// The nonce `address`'s next transaction takes: after its pooled ones.
+    ///
+    /// The latest state and the pool's count are taken together under the pool's lock, under
+    /// which a committed block swaps the one and updates the other: read apart, the old state
+    /// and the updated pool (which no longer holds the mined transactions) would give a nonce
+    /// the block has just used.
     pub(crate) fn pending_nonce(&self, address: Address) -> RpcResult<u64> {
-        let (state, _) = self.state(Some(BlockId::Number(BlockNumberOrTag::Pending)))?;
+        let (state, pooled) = {
+            let pool = self.node.pool.lock();
+            (self.node.latest_state(), pool.pending_nonce(&address))
+        };
         let nonce = state.account(address)?.map_or(0, |a| a.nonce);
-        let pooled = self.node.pool.lock().pending_nonce(&address).unwrap_or(0);
-        Ok(nonce.max(pooled))
+        Ok(nonce.max(pooled.unwrap_or(0)))
     }
 
     pub(crate) fn next_base_fee(&self) -> u64 {
