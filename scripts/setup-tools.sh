@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the L1 toolchain (forge, anvil, cast, solc) into the git-ignored `.tools/` folder at
-# the repository root, from the npm registry only. Idempotent: when the stamp matches the pinned
+# Installs the L1 toolchain (forge, anvil, cast, solc) and the JavaScript clients the tests drive
+# the node with (viem, ethers) into the git-ignored `.tools/` folder at the repository root, from
+# the npm registry only. Idempotent: when the stamp matches the pinned
 # versions and the packages are present, it returns in a fraction of a second.
 #
 # Layout after a run:
-#   .tools/npm/                    npm prefix holding the pinned packages
+#   .tools/npm/                    npm prefix holding the pinned packages (viem and ethers are
+#                                  loaded from .tools/npm/node_modules by the js-clients tests)
 #   .tools/bin/forge|anvil|cast    symlinks to the native binaries shipped in @foundry-rs/*
 #   .tools/bin/solc                launcher of scripts/solc-standard-json.cjs: native solc's CLI
 #                                  (`--version`, `--standard-json`) on top of solcjs
@@ -16,6 +18,8 @@ set -euo pipefail
 # Pinned versions: bump here (the stamp makes the next run reinstall).
 FOUNDRY_VERSION="1.7.1"
 SOLC_VERSION="0.8.37"
+VIEM_VERSION="2.57.20"
+ETHERS_VERSION="6.17.0"
 
 repo_root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$repo_root/.tools"
@@ -33,7 +37,8 @@ case "$(uname -s)-$(uname -m)" in
     exit 1
     ;;
 esac
-want="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION platform=$platform"
+want="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION viem=$VIEM_VERSION ethers=$ETHERS_VERSION"
+want+=" platform=$platform"
 
 binary_of() { echo "$prefix/node_modules/@foundry-rs/$1-$platform/bin/$1"; }
 
@@ -43,7 +48,8 @@ installed() {
   for t in "${foundry_tools[@]}"; do
     [[ -f "$(binary_of "$t")" ]] || return 1
   done
-  [[ -f "$prefix/node_modules/solc/soljson.js" ]]
+  [[ -f "$prefix/node_modules/solc/soljson.js" ]] || return 1
+  [[ -f "$prefix/node_modules/viem/package.json" && -f "$prefix/node_modules/ethers/package.json" ]]
 }
 
 install_packages() {
@@ -67,7 +73,9 @@ install_packages() {
     "@foundry-rs/forge-$platform": "$FOUNDRY_VERSION",
     "@foundry-rs/anvil-$platform": "$FOUNDRY_VERSION",
     "@foundry-rs/cast-$platform": "$FOUNDRY_VERSION",
-    "solc": "$SOLC_VERSION"
+    "solc": "$SOLC_VERSION",
+    "viem": "$VIEM_VERSION",
+    "ethers": "$ETHERS_VERSION"
   }
 }
 JSON
@@ -125,4 +133,5 @@ else
   echo "$want" > "$stamp"
 fi
 
-echo "setup-tools: forge/anvil/cast $FOUNDRY_VERSION and solc $SOLC_VERSION (solcjs) in $bin"
+echo "setup-tools: forge/anvil/cast $FOUNDRY_VERSION and solc $SOLC_VERSION (solcjs) in $bin;" \
+  "viem $VIEM_VERSION and ethers $ETHERS_VERSION in $prefix/node_modules"

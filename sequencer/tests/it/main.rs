@@ -1,9 +1,10 @@
 //! Integration tests of the sequencer: genesis roots, the node over real HTTP and WebSocket
 //! JSON-RPC, persistence across restarts, tracing, synchronous sends, and Foundry's `cast` and
-//! `forge script` against the node.
+//! `forge script` against the node, and dapp sessions with viem and ethers.
 
 mod foundry;
 mod genesis;
+mod js_clients;
 mod mainnet;
 mod node;
 mod parallel;
