@@ -40,6 +40,7 @@ async fn main() {
             genesis_hash: B256::ZERO,
             genesis_state_root: B256::ZERO,
         },
+        None,
         |_| {},
     )
     .await

@@ -220,6 +220,12 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "FILE", env = "BATCHER_GENESIS")]
     pub(crate) genesis: Option<PathBuf>,
 
+    /// How long to wait for the deployment to be mined, in seconds; 0 waits as long as it
+    /// takes. Past it the command fails naming the transaction, which may still be mined: look
+    /// it up before deploying again.
+    #[arg(long, value_name = "SECS", env = "BATCHER_DEPLOY_TIMEOUT", default_value_t = 300)]
+    pub(crate) timeout: u64,
+
     /// Print the deployment as JSON (rollup, transaction, l1_chain_id, l1_block, gas_used, owner,
     /// batcher, l2_chain_id, genesis_hash, genesis_state_root) instead of text.
     #[arg(long)]
@@ -230,6 +236,11 @@ impl DeployArgs {
     /// The chain these flags name.
     pub(crate) fn genesis(&self) -> Result<Genesis, String> {
         Genesis::from_flags(self.genesis.as_deref(), self.dev).map_err(|e| e.to_string())
+    }
+
+    /// The longest wait for the deployment's receipt (`None`: no limit).
+    pub(crate) fn receipt_timeout(&self) -> Option<Duration> {
+        (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
     }
 }
 
@@ -316,6 +327,14 @@ mod tests {
         .unwrap();
         let Some(Command::Deploy(args)) = parsed.command else { panic!("not deploy") };
         assert!(args.dev && args.owner.is_none() && !args.json);
+        assert_eq!(args.receipt_timeout(), Some(Duration::from_secs(300)));
+        let unlimited = Cli::try_parse_from(
+            [&["batcher"], &deploy[..], &["--batcher.address", batcher, "--dev", "--timeout", "0"]]
+                .concat(),
+        )
+        .unwrap();
+        let Some(Command::Deploy(args)) = unlimited.command else { panic!("not deploy") };
+        assert_eq!(args.receipt_timeout(), None);
         // Posting still needs its three flags, and they do not mix with the subcommand.
         assert!(Cli::try_parse_from(["batcher"]).is_err());
         assert!(

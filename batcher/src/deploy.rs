@@ -51,7 +51,7 @@ pub(crate) async fn run(args: DeployArgs) -> Result<(), String> {
          (genesis block {})",
         params.l2_chain_id, params.genesis_hash
     );
-    let deployment = deploy(&provider, &params, |transaction| {
+    let deployment = deploy(&provider, &params, args.receipt_timeout(), |transaction| {
         eprintln!("sent {transaction}; waiting for it to be mined");
     })
     .await

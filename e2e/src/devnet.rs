@@ -260,6 +260,7 @@ impl Devnet {
                         genesis_hash: genesis_block.hash,
                         genesis_state_root: genesis_block.state_root(),
                     },
+                    None,
                     |_| {},
                 )
                 .await

@@ -3,7 +3,12 @@
 
 #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)] // generated bindings
 
-use alloy::{network::Ethereum, providers::Provider};
+use std::time::Duration;
+
+use alloy::{
+    network::Ethereum,
+    providers::{PendingTransactionError, Provider, WatchTxError},
+};
 use alloy_primitives::{Address, B256};
 
 alloy::sol!(
@@ -119,7 +124,20 @@ pub enum DeployError {
         /// The deployment transaction.
         transaction: B256,
         /// Why the receipt is missing.
-        source: alloy::providers::PendingTransactionError,
+        source: PendingTransactionError,
+    },
+    /// It was sent, and no block included it within the time the caller gave.
+    #[error(
+        "deployment {transaction} was not mined within {}s; it may still be mined (or be \
+         replaced by a transaction with the same nonce and a higher fee): look it up before \
+         deploying again",
+        waited.as_secs()
+    )]
+    NotMined {
+        /// The deployment transaction.
+        transaction: B256,
+        /// How long it was waited for.
+        waited: Duration,
     },
     /// It was mined and reverted.
     #[error("the deployment transaction {0} reverted")]
@@ -129,14 +147,16 @@ pub enum DeployError {
     NoAddress(B256),
 }
 
-/// Deploys `Rollup` for an L2 chain and waits for its receipt. `progress` hears the
-/// transaction hash as soon as the transaction is sent, before it is mined.
+/// Deploys `Rollup` for an L2 chain and waits for its receipt, at most `timeout` when one is
+/// given. `progress` hears the transaction hash as soon as the transaction is sent, before it
+/// is mined.
 ///
 /// # Errors
-/// When the deployment transaction cannot be sent, fails or reverts.
+/// When the deployment transaction cannot be sent, is not mined in time, fails or reverts.
 pub async fn deploy<P: Provider<Ethereum>>(
     provider: P,
     params: &RollupParams,
+    timeout: Option<Duration>,
     progress: impl FnOnce(B256),
 ) -> Result<Deployment, DeployError> {
     let pending = Rollup::deploy_builder(
@@ -151,10 +171,13 @@ pub async fn deploy<P: Provider<Ethereum>>(
     .await?;
     let transaction = *pending.tx_hash();
     progress(transaction);
-    let receipt = pending
-        .get_receipt()
-        .await
-        .map_err(|source| DeployError::Receipt { transaction, source })?;
+    let receipt =
+        pending.with_timeout(timeout).get_receipt().await.map_err(|source| match source {
+            PendingTransactionError::TxWatcher(WatchTxError::Timeout) => {
+                DeployError::NotMined { transaction, waited: timeout.unwrap_or_default() }
+            }
+            source => DeployError::Receipt { transaction, source },
+        })?;
     if !receipt.status() {
         return Err(DeployError::Reverted(transaction));
     }

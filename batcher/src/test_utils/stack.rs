@@ -100,6 +100,7 @@ impl Stack {
                 genesis_hash,
                 genesis_state_root: genesis_header.state_root,
             },
+            None,
             |_| {},
         )
         .await

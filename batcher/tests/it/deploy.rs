@@ -202,3 +202,33 @@ async fn deploy_refuses_what_it_cannot_do_with_a_clear_error() {
     assert!(!ok);
     assert!(stderr.contains("--deployer.key"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_not_mined_in_time_fails_naming_its_transaction() {
+    // An L1 that mines nothing until told to.
+    let anvil = Anvil::spawn_with(&["--no-mining"]).await;
+    let args = deploy_args(
+        &anvil.url(),
+        &dev_signer(0),
+        dev_signer(1).address(),
+        &["--dev", "--timeout", "2"],
+    );
+    let (ok, stdout, stderr) = batcher(args).await;
+    assert!(!ok, "deployed on an L1 that mines nothing: {stdout}");
+    let sent = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("sent ")?.split(';').next())
+        .unwrap_or_else(|| panic!("no transaction reported: {stderr}"));
+    assert!(
+        stderr.contains(&format!("deployment {sent} was not mined within 2s"))
+            && stderr.contains("look it up before deploying again"),
+        "{stderr}"
+    );
+
+    // What the error says holds: the transaction is still pending, and mining it deploys.
+    let l1: RootProvider = ProviderBuilder::default().connect_http(anvil.url().parse().unwrap());
+    let hash: B256 = sent.parse().unwrap();
+    let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();
+    let receipt = l1.get_transaction_receipt(hash).await.unwrap().expect("mined now");
+    assert!(receipt.status() && receipt.contract_address.is_some());
+}
