@@ -13,6 +13,7 @@ mod debug;
 pub mod error;
 mod eth;
 mod filters;
+mod http_pubsub;
 pub mod namespaces;
 mod overrides;
 mod pubsub;
@@ -139,10 +140,14 @@ pub(crate) async fn start(
         .set_batch_request_config(BatchRequestConfig::Limit(config.rpc.max_batch))
         .set_id_provider(HexIdProvider)
         .build();
-    let middleware = tower::ServiceBuilder::new().option_layer(cors(&config.cors_domains));
+    let middleware = tower::ServiceBuilder::new()
+        .option_layer(cors(&config.cors_domains))
+        .map_request(http_pubsub::mark_plain_http);
     let max_response_bytes = config.rpc.max_response_bytes as usize;
+    // Batches run their calls concurrently, each through the pub/sub check.
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
-        .layer_fn(move |inner| batch::ConcurrentBatch { inner, max_response_bytes });
+        .layer_fn(move |inner| batch::ConcurrentBatch { inner, max_response_bytes })
+        .layer_fn(|inner| http_pubsub::NoHttpSubscriptions { inner });
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(middleware)

@@ -568,6 +568,22 @@ async fn websocket_subscriptions_push_heads_logs_and_pending() {
             .push(tokio::time::timeout(within, pending.next()).await.unwrap().unwrap().unwrap());
     }
     assert_eq!(announced, [*filler.tx_hash(), *gapped.tx_hash()]);
+
+    // Over plain HTTP there is nothing to push on: geth's answer, alone and inside a batch.
+    for method in ["eth_subscribe", "eth_unsubscribe"] {
+        let body =
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":["newHeads"]}}"#);
+        let (_, body) = http_post(&node, body.as_bytes()).await;
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["error"]["code"], -32601, "{method}: {body}");
+        assert_eq!(answer["error"]["message"], "notifications not supported", "{method}: {body}");
+    }
+    let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]},
+        {"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}]"#;
+    let (_, body) = http_post(&node, batch).await;
+    let answers: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers[0]["error"]["message"], "notifications not supported", "{body}");
+    assert_eq!(answers[1]["result"], format!("{DEV_CHAIN_ID:#x}"), "{body}");
     node.handle.stop().await;
 }
 
