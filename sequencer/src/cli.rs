@@ -118,13 +118,13 @@ pub(crate) struct Cli {
     #[arg(long = "rpc.trace-max-steps", value_name = "STEPS", env = "SEQUENCER_RPC_TRACE_MAX_STEPS", default_value_t = RpcConfig::default().trace.max_steps, value_parser = clap::value_parser!(u64).range(1..), help_heading = "RPC")]
     rpc_trace_max_steps: u64,
 
-    /// How long eth_sendRawTransactionSync waits for the receipt when the caller names no
-    /// timeout: `500ms`, `20s`, or plain seconds. Past it the call fails with code 4 and the
+    /// How long eth_sendRawTransactionSync (and eth_sendTransactionSync) waits for the receipt
+    /// when the caller names no timeout: `500ms`, `20s`, or plain seconds. Past it the call fails with code 4 and the
     /// transaction's hash (the transaction stays in the pool).
     #[arg(long = "rpc.txsync-timeout", value_name = "TIME", env = "SEQUENCER_RPC_TXSYNC_TIMEOUT", default_value = "20s", value_parser = parse_wait, help_heading = "RPC")]
     rpc_txsync_timeout: Duration,
 
-    /// The longest wait a caller of eth_sendRawTransactionSync may ask for; longer requests
+    /// The longest wait a caller of eth_send(Raw)TransactionSync may ask for; longer requests
     /// wait this long. Same forms as --rpc.txsync-timeout, and at least that.
     #[arg(long = "rpc.txsync-max-timeout", value_name = "TIME", env = "SEQUENCER_RPC_TXSYNC_MAX_TIMEOUT", default_value = "60s", value_parser = parse_wait, help_heading = "RPC")]
     rpc_txsync_max_timeout: Duration,

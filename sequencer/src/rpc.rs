@@ -56,10 +56,10 @@ pub struct RpcConfig {
     pub max_concurrent_calls: usize,
     /// Bounds of `debug_trace*` requests (time, struct-log steps, recorded bytes).
     pub trace: crate::executor::TraceBounds,
-    /// How long `eth_sendRawTransactionSync` waits for the receipt when the caller names no
-    /// timeout (geth's default: 20 s).
+    /// How long `eth_sendRawTransactionSync` and `eth_sendTransactionSync` wait for the
+    /// receipt when the caller names no timeout (geth's default: 20 s).
     pub tx_sync_timeout: Duration,
-    /// The longest wait a caller of `eth_sendRawTransactionSync` may ask for (geth: 1 min).
+    /// The longest wait a caller of either may ask for (geth: 1 min).
     pub tx_sync_max_timeout: Duration,
     /// The namespaces served (`--http.api`); the others' methods are unknown.
     pub namespaces: namespaces::Namespaces,

@@ -296,6 +296,17 @@ pub trait EthSigningApi {
     #[method(name = "sendTransaction")]
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
 
+    /// [`Self::send_transaction`], answered with the receipt once the block including it is
+    /// committed, as `eth_sendRawTransactionSync` answers (the same `timeout`, in milliseconds,
+    /// and the same error 4 with the hash past it). anvil serves it; `cast send --unlocked
+    /// --sync` and alloy's `send_transaction_sync` call it.
+    #[method(name = "sendTransactionSync")]
+    async fn send_transaction_sync(
+        &self,
+        request: TransactionRequest,
+        timeout: Option<U64>,
+    ) -> RpcResult<TransactionReceipt>;
+
     /// [`Self::send_transaction`] without submitting: the signed transaction's EIP-2718 bytes.
     #[method(name = "signTransaction")]
     async fn sign_transaction(&self, request: TransactionRequest) -> RpcResult<Bytes>;

@@ -251,6 +251,48 @@ impl EthRpc {
         }
     }
 
+    /// The receipt of the included transaction `hash`, if a stored block includes it.
+    fn receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let blocks = self.node.store.blocks()?;
+        let Some(location) = blocks.tx_location(&hash)? else { return Ok(None) };
+        let Some(block) = blocks.block(location.block)? else { return Ok(None) };
+        Ok(convert::receipt(&block, location.index as usize))
+    }
+
+    /// The receipt of `hash`, a transaction just submitted, once a committed block includes
+    /// it: what `eth_sendRawTransactionSync` and `eth_sendTransactionSync` answer. `timeout` is
+    /// the caller's wait in milliseconds (absent or 0: the node's default; capped at the
+    /// node's maximum).
+    ///
+    /// # Errors
+    /// [`RpcError::TxSyncTimeout`] when no block included it in time.
+    pub(crate) async fn wait_for_receipt(
+        &self,
+        hash: B256,
+        timeout: Option<U64>,
+    ) -> RpcResult<TransactionReceipt> {
+        let config = &self.node.config.rpc;
+        let timeout = match timeout.map(|ms| ms.to::<u64>()) {
+            Some(ms) if ms > 0 => Duration::from_millis(ms).min(config.tx_sync_max_timeout),
+            _ => config.tx_sync_timeout,
+        };
+        // Watch before looking: a block committed before the look-up is in the store, any
+        // later one reaches the watch.
+        let mut watch = self.node.inclusions.watch(hash);
+        if let Some(receipt) = self.receipt(hash)? {
+            return Ok(receipt);
+        }
+        let included = match tokio::time::timeout(timeout, watch.included()).await {
+            Ok(included) => included,
+            // The block may have come as the wait ran out.
+            Err(_) => watch.try_included().ok_or(RpcError::TxSyncTimeout { hash, timeout })?,
+        };
+        let Included { block, index, first_log_index } = included;
+        convert::receipt_with_first_log(&block, index, first_log_index).ok_or_else(|| {
+            RpcError::Internal(format!("block {} has no receipt {index}", block.header.number))
+        })
+    }
+
     /// The nonce `address`'s next transaction takes: after its pooled ones.
     ///
     /// The latest state and the pool's count are taken together under the pool's lock, under
@@ -613,28 +655,9 @@ impl EthApiServer for EthRpc {
         raw: Bytes,
         timeout: Option<U64>,
     ) -> JsonRpcResult<TransactionReceipt> {
-        let config = &self.node.config.rpc;
-        let timeout = match timeout.map(|ms| ms.to::<u64>()) {
-            Some(ms) if ms > 0 => Duration::from_millis(ms).min(config.tx_sync_max_timeout),
-            _ => config.tx_sync_timeout,
-        };
         // Submitted exactly as eth_sendRawTransaction submits (a replica refuses it there).
         let hash = self.send_raw_transaction(raw).await?;
-        // Watch before looking: a block committed before the look-up is in the store, any
-        // later one reaches the watch.
-        let mut watch = self.node.inclusions.watch(hash);
-        if let Some(receipt) = self.get_transaction_receipt(hash)? {
-            return Ok(receipt);
-        }
-        let included = match tokio::time::timeout(timeout, watch.included()).await {
-            Ok(included) => included,
-            // The block may have come as the wait ran out.
-            Err(_) => watch.try_included().ok_or(RpcError::TxSyncTimeout { hash, timeout })?,
-        };
-        let Included { block, index, first_log_index } = included;
-        Ok(convert::receipt_with_first_log(&block, index, first_log_index).ok_or_else(|| {
-            RpcError::Internal(format!("block {} has no receipt {index}", block.header.number))
-        })?)
+        Ok(self.wait_for_receipt(hash, timeout).await?)
     }
 
     fn get_transaction_by_hash(&self, hash: B256) -> JsonRpcResult<Option<Transaction>> {
@@ -683,14 +706,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn get_transaction_receipt(&self, hash: B256) -> JsonRpcResult<Option<TransactionReceipt>> {
-        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
-        let Some(location) = blocks.tx_location(&hash).map_err(RpcError::from)? else {
-            return Ok(None);
-        };
-        let Some(block) = blocks.block(location.block).map_err(RpcError::from)? else {
-            return Ok(None);
-        };
-        Ok(convert::receipt(&block, location.index as usize))
+        Ok(self.receipt(hash)?)
     }
 
     fn get_block_by_number(

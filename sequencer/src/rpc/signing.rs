@@ -17,10 +17,10 @@ use alloy::{
     consensus::SignableTransaction,
     dyn_abi::TypedData,
     eips::eip2718::Encodable2718,
-    rpc::types::TransactionRequest,
+    rpc::types::{TransactionReceipt, TransactionRequest},
     signers::{SignerSync, local::PrivateKeySigner},
 };
-use alloy_primitives::{Address, B256, Bytes, TxKind, hex};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, hex};
 use jsonrpsee::core::{RpcResult as JsonRpcResult, async_trait};
 
 use super::{
@@ -230,6 +230,15 @@ impl EthSigningApiServer for SigningRpc {
         let raw = self.sign_request(request).await?;
         let outcome = self.eth.node.submit(raw).await.map_err(RpcError::from)?;
         Ok(outcome.hash)
+    }
+
+    async fn send_transaction_sync(
+        &self,
+        request: TransactionRequest,
+        timeout: Option<U64>,
+    ) -> JsonRpcResult<TransactionReceipt> {
+        let hash = self.send_transaction(request).await?;
+        Ok(self.eth.wait_for_receipt(hash, timeout).await?)
     }
 
     async fn sign_transaction(&self, request: TransactionRequest) -> JsonRpcResult<Bytes> {

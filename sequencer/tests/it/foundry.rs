@@ -106,7 +106,22 @@ async fn cast_chain_id_balance_send_receipt() {
     let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(receipt["from"], unlocked.to_string().to_lowercase());
-    assert_eq!(cast(rpc(&["balance", to])).await, "3000000000000000000");
+    // `--unlocked --sync`: eth_sendTransactionSync, the receipt in the same call.
+    let sent = cast(rpc(&[
+        "send",
+        "--unlocked",
+        "--from",
+        &unlocked.to_string(),
+        "--sync",
+        to,
+        "--value",
+        "1ether",
+        "--json",
+    ]))
+    .await;
+    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(cast(rpc(&["balance", to])).await, "4000000000000000000");
     node.handle.stop().await;
 }
 

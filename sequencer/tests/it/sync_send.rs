@@ -1,6 +1,6 @@
 //! `eth_sendRawTransactionSync` (EIP-7966) over real HTTP, as alloy's provider and a raw
 //! JSON-RPC caller use it: the receipt in one round trip, the caller's and the node's timeouts,
-//! and the errors geth gives.
+//! and the errors geth gives; and `eth_sendTransactionSync`, its node-signed twin.
 
 use std::time::Duration;
 
@@ -232,4 +232,47 @@ async fn a_replica_refuses_it() {
     assert!(refused.1.contains("read-only replica"), "{refused:?}");
     replica.handle.stop().await;
     writer.handle.stop().await;
+}
+
+/// `eth_sendTransactionSync`: the node fills and signs for its dev account, as
+/// `eth_sendTransaction` does, and answers with the receipt, as the raw method does.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_node_signed_variant_answers_with_the_receipt() {
+    let node = TestNode::start_with(|config| {
+        config.rpc.tx_sync_timeout = DEFAULT_WAIT;
+        config.rpc.tx_sync_max_timeout = MAX_WAIT;
+    })
+    .await;
+    let provider = node.provider();
+    let from = dev_signer(4).address();
+    let request = alloy::rpc::types::TransactionRequest::default()
+        .from(from)
+        .to(RECIPIENT)
+        .value(U256::from(9));
+    // alloy's provider, with no wallet of its own, asks the node to sign and wait.
+    let receipt = provider.send_transaction_sync(request.clone()).await.unwrap();
+    assert!(receipt.status());
+    assert_eq!(receipt.from, from);
+    let stored = provider.get_transaction_receipt(receipt.transaction_hash).await.unwrap();
+    assert_eq!(stored, Some(receipt));
+
+    // The caller's timeout, and what a nonce gap gives: code 4 with the hash in `data`.
+    let gapped = request.clone().nonce(5);
+    let error = provider
+        .raw_request::<_, TransactionReceipt>("eth_sendTransactionSync".into(), json!([gapped, 50]))
+        .await
+        .unwrap_err();
+    let error = error.as_error_resp().expect("an error response");
+    assert_eq!(error.code, 4, "{error:?}");
+    let hash: B256 = serde_json::from_str(error.data.as_ref().unwrap().get()).unwrap();
+    assert!(provider.get_transaction_by_hash(hash).await.unwrap().is_some(), "still pooled");
+
+    // An account the node holds no key for: eth_sendTransaction's refusal, at once.
+    let stranger = request.from(RECIPIENT);
+    let error = provider
+        .raw_request::<_, TransactionReceipt>("eth_sendTransactionSync".into(), json!([stranger]))
+        .await
+        .unwrap_err();
+    assert_eq!(error.as_error_resp().expect("an error response").code, -32000, "{error:?}");
+    node.handle.stop().await;
 }
