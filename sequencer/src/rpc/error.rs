@@ -24,7 +24,8 @@ pub const INVALID_PARAMS_CODE: i32 = -32602;
 pub const INTERNAL_ERROR_CODE: i32 = -32603;
 /// A request exceeds a limit of this node (EIP-1474 "limit exceeded").
 pub const LIMIT_EXCEEDED_CODE: i32 = -32005;
-/// `eth_sendRawTransactionSync` accepted the transaction but saw no receipt in time (EIP-7966).
+/// `eth_sendRawTransactionSync` (or `eth_sendTransactionSync`) accepted the transaction but saw
+/// no receipt in time (EIP-7966).
 pub const TX_SYNC_TIMEOUT_CODE: i32 = 4;
 
 /// Everything an RPC method can fail with.
@@ -97,6 +98,9 @@ pub enum RpcError {
     /// The filter id is unknown (never created, uninstalled or expired).
     #[error("filter not found")]
     FilterNotFound,
+    /// `eth_unsubscribe` of a subscription this connection does not hold (geth's message).
+    #[error("subscription not found")]
+    SubscriptionNotFound,
     /// A feature this node does not offer.
     #[error("{0}")]
     Unsupported(String),
@@ -106,8 +110,8 @@ pub enum RpcError {
     /// This node serves reads only (a replica).
     #[error("this node is a read-only replica: send transactions to the sequencer")]
     ReadOnly,
-    /// `eth_sendRawTransactionSync` accepted the transaction, which no block included within
-    /// the wait (geth's message; the hash goes in `data`).
+    /// `eth_sendRawTransactionSync` or `eth_sendTransactionSync` accepted the transaction,
+    /// which no block included within the wait (geth's message; the hash goes in `data`).
     #[error(
         "The transaction was added to the transaction pool but wasn't processed in {}",
         go_duration(*.timeout)
@@ -186,6 +190,7 @@ impl RpcError {
             | Self::BeyondHead { .. }
             | Self::StateNotAvailable { .. }
             | Self::FilterNotFound
+            | Self::SubscriptionNotFound
             | Self::UnknownAccount
             | Self::ReadOnly => SERVER_ERROR_CODE,
         }

@@ -1,18 +1,23 @@
-//! `eth_subscribe` over plain HTTP answers as geth does: -32601 "notifications not supported".
+//! `eth_subscribe` and `eth_unsubscribe` over plain HTTP answer as geth does.
 //!
 //! Subscriptions need a connection the server can push on (WebSocket). jsonrpsee answers a
 //! subscription call over HTTP with -32603 "Internal error" and logs a warning each time, which
 //! tells a user nothing and fills the log. An HTTP layer marks every request that is not a
-//! WebSocket upgrade with [`PlainHttp`]; jsonrpsee hands the HTTP request's extensions to each
-//! call, where [`NoHttpSubscriptions`] answers the two pub/sub methods itself.
+//! WebSocket upgrade with [`PlainHttp`] (by the test jsonrpsee itself routes upgrades with);
+//! jsonrpsee hands the HTTP request's extensions to each call, where [`NoHttpSubscriptions`]
+//! answers the two methods itself: -32601 "notifications not supported" for a subscription,
+//! and "subscription not found" for an unsubscription (there can be none on HTTP).
 
 use jsonrpsee::{
     server::{
         HttpRequest,
         middleware::rpc::{Batch, MethodResponse, Notification, Request, RpcServiceT},
+        ws::is_upgrade_request,
     },
-    types::ErrorObject,
+    types::ErrorObjectOwned,
 };
+
+use super::error::RpcError;
 
 /// Marks a request that arrived over plain HTTP (not a WebSocket upgrade).
 #[derive(Debug, Clone, Copy)]
@@ -20,12 +25,7 @@ pub(crate) struct PlainHttp;
 
 /// The HTTP layer's function: marks `request` unless it upgrades to WebSocket.
 pub(crate) fn mark_plain_http(mut request: HttpRequest) -> HttpRequest {
-    let upgrade = request
-        .headers()
-        .get("upgrade")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
-    if !upgrade {
+    if !is_upgrade_request(&request) {
         request.extensions_mut().insert(PlainHttp);
     }
     request
@@ -36,9 +36,6 @@ pub(crate) fn mark_plain_http(mut request: HttpRequest) -> HttpRequest {
 pub(crate) struct NoHttpSubscriptions<S> {
     pub(crate) inner: S,
 }
-
-/// The methods that need a connection to push on.
-const PUBSUB_METHODS: [&str; 2] = ["eth_subscribe", "eth_unsubscribe"];
 
 impl<S> RpcServiceT for NoHttpSubscriptions<S>
 where
@@ -56,18 +53,25 @@ where
     type BatchResponse = MethodResponse;
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let refuse = request.extensions().get::<PlainHttp>().is_some()
-            && PUBSUB_METHODS.contains(&request.method_name());
+        let refusal = match request.method_name() {
+            _ if request.extensions().get::<PlainHttp>().is_none() => None,
+            "eth_subscribe" => Some(RpcError::Unsupported("notifications not supported".into())),
+            "eth_unsubscribe" => Some(RpcError::SubscriptionNotFound),
+            _ => None,
+        };
         let inner = self.inner.clone();
         async move {
-            if refuse {
-                let error = ErrorObject::owned(-32601, "notifications not supported", None::<()>);
-                return MethodResponse::error(request.id().clone(), error);
+            match refusal {
+                Some(refusal) => {
+                    MethodResponse::error(request.id().clone(), ErrorObjectOwned::from(refusal))
+                }
+                None => inner.call(request).await,
             }
-            inner.call(request).await
         }
     }
 
+    /// Never reached with a batch's calls: [`super::batch::ConcurrentBatch`] wraps this layer
+    /// and sends each call of a batch through [`Self::call`].
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         self.inner.batch(batch)
     }

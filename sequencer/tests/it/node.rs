@@ -569,14 +569,25 @@ async fn websocket_subscriptions_push_heads_logs_and_pending() {
     }
     assert_eq!(announced, [*filler.tx_hash(), *gapped.tx_hash()]);
 
-    // Over plain HTTP there is nothing to push on: geth's answer, alone and inside a batch.
+    node.handle.stop().await;
+}
+
+/// Over plain HTTP there is nothing to push on: geth's answers, alone and inside a batch, while
+/// the same port's WebSocket connections subscribe as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_over_plain_http_get_geths_answers() {
+    let node = TestNode::start().await;
     for method in ["eth_subscribe", "eth_unsubscribe"] {
         let body =
             format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":["newHeads"]}}"#);
         let (_, body) = http_post(&node, body.as_bytes()).await;
         let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(answer["error"]["code"], -32601, "{method}: {body}");
-        assert_eq!(answer["error"]["message"], "notifications not supported", "{method}: {body}");
+        let expected = match method {
+            "eth_subscribe" => (-32601, "notifications not supported"),
+            _ => (-32000, "subscription not found"),
+        };
+        assert_eq!(answer["error"]["code"], expected.0, "{method}: {body}");
+        assert_eq!(answer["error"]["message"], expected.1, "{method}: {body}");
     }
     let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]},
         {"jsonrpc":"2.0","id":2,"method":"eth_chainId","params":[]}]"#;
@@ -584,6 +595,16 @@ async fn websocket_subscriptions_push_heads_logs_and_pending() {
     let answers: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answers[0]["error"]["message"], "notifications not supported", "{body}");
     assert_eq!(answers[1]["result"], format!("{DEV_CHAIN_ID:#x}"), "{body}");
+    let ws =
+        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
+    let heads = ws
+        .subscribe::<serde_json::Value, _>(
+            "eth_subscribe",
+            rpc_params!["newHeads"],
+            "eth_unsubscribe",
+        )
+        .await;
+    assert!(heads.is_ok(), "{heads:?}");
     node.handle.stop().await;
 }
 
