@@ -295,15 +295,19 @@ impl EthRpc {
 
     /// The nonce `address`'s next transaction takes: after its pooled ones.
     ///
-    /// The latest state and the pool's count are taken together under the pool's lock, under
-    /// which a committed block swaps the one and updates the other: read apart, the old state
+    /// The state and the pool's count are taken together under the pool's lock, under which a
+    /// committed block swaps the latest state and updates the pool: read apart, the old state
     /// and the updated pool (which no longer holds the mined transactions) would give a nonce
-    /// the block has just used.
+    /// the block has just used. The head is read there too: when the node could not open the
+    /// new head's state for its plan, the pool has moved on while the latest state has not,
+    /// and the head's own state is read instead.
     pub(crate) fn pending_nonce(&self, address: Address) -> RpcResult<u64> {
-        let (state, pooled) = {
+        let (latest, head, pooled) = {
             let pool = self.node.pool.lock();
-            (self.node.latest_state(), pool.pending_nonce(&address))
+            (self.node.latest_state(), self.head(), pool.pending_nonce(&address))
         };
+        let state =
+            if latest.block() == head { latest } else { Arc::new(self.node.store.state_at(head)?) };
         let nonce = state.account(address)?.map_or(0, |a| a.nonce);
         Ok(nonce.max(pooled.unwrap_or(0)))
     }
