@@ -10,6 +10,7 @@ pub mod chain;
 pub mod contracts;
 pub mod executor;
 pub mod genesis;
+pub mod logging;
 pub mod metrics;
 pub mod node;
 mod producer;

@@ -115,8 +115,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        // Colours for a terminal only: logs sent to a file or a pipe stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(sequencer::logging::stderr_colours())
         .init();
     let config = DevnetConfig {
         datadir: cli.datadir,
