@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the L1 toolchain (forge, anvil, cast, solc) and the JavaScript clients the tests drive
 # the node with (viem, ethers) into the git-ignored `.tools/` folder at the repository root, from
-# the npm registry only. Idempotent: when the stamp matches the pinned
-# versions and the packages are present, it returns in a fraction of a second.
+# the npm registry only. Idempotent: when the stamp matches the pinned versions and the packages
+# are present, it returns in a fraction of a second.
 #
 # Layout after a run:
 #   .tools/npm/                    npm prefix holding the pinned packages (viem and ethers are
@@ -128,6 +128,10 @@ else
   done
   "$bin/solc" --version | grep -q "Version: $SOLC_VERSION+" || {
     echo "setup-tools: the solc wrapper does not report $SOLC_VERSION" >&2
+    exit 1
+  }
+  NODE_PATH="$prefix/node_modules" node -e "require('viem'); require('ethers')" || {
+    echo "setup-tools: viem or ethers does not load" >&2
     exit 1
   }
   echo "$want" > "$stamp"

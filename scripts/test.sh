@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every check of the project, as README documents it: installs the L1 toolchain (Foundry and
-# solcjs from npm, into .tools/), then formatting, lints, all tests (Rust and forge), docs and
-# benchmark builds. Assumes only the Rust toolchain, Node and npm.
+# Every check of the project, as README documents it: installs the L1 toolchain (Foundry, solcjs,
+# and the viem and ethers libraries the tests drive the node with, from npm into .tools/), then
+# formatting, lints, all tests (Rust and forge), docs and benchmark builds. Assumes only the Rust
+# toolchain, Node and npm.
 set -euo pipefail
 
 repo_root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)

@@ -220,10 +220,11 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "FILE", env = "BATCHER_GENESIS")]
     pub(crate) genesis: Option<PathBuf>,
 
-    /// How long to wait for the deployment to be mined, in seconds; 0 waits as long as it
-    /// takes. Past it the command fails naming the transaction, which may still be mined: look
-    /// it up before deploying again.
-    #[arg(long, value_name = "SECS", env = "BATCHER_DEPLOY_TIMEOUT", default_value_t = 300)]
+    /// How long to wait for the deployment to be mined, in seconds (at most a week); 0 waits as
+    /// long as it takes. Past it the command fails naming the transaction, which may still be
+    /// mined: look it up before deploying again.
+    #[arg(long, value_name = "SECS", env = "BATCHER_DEPLOY_TIMEOUT", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(0..=604_800))]
     pub(crate) timeout: u64,
 
     /// Print the deployment as JSON (rollup, transaction, l1_chain_id, l1_block, gas_used, owner,
@@ -335,6 +336,8 @@ mod tests {
         .unwrap();
         let Some(Command::Deploy(args)) = unlimited.command else { panic!("not deploy") };
         assert_eq!(args.receipt_timeout(), None);
+        let beyond = [&["batcher"], &deploy[..], &["--batcher.address", batcher, "--dev"]].concat();
+        assert!(Cli::try_parse_from([&beyond[..], &["--timeout", "604801"]].concat()).is_err());
         // Posting still needs its three flags, and they do not mix with the subcommand.
         assert!(Cli::try_parse_from(["batcher"]).is_err());
         assert!(

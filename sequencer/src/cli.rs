@@ -119,8 +119,8 @@ pub(crate) struct Cli {
     rpc_trace_max_steps: u64,
 
     /// How long eth_sendRawTransactionSync (and eth_sendTransactionSync) waits for the receipt
-    /// when the caller names no timeout: `500ms`, `20s`, or plain seconds. Past it the call fails with code 4 and the
-    /// transaction's hash (the transaction stays in the pool).
+    /// when the caller names no timeout: `500ms`, `20s`, or plain seconds. Past it the call
+    /// fails with code 4 and the transaction's hash (the transaction stays in the pool).
     #[arg(long = "rpc.txsync-timeout", value_name = "TIME", env = "SEQUENCER_RPC_TXSYNC_TIMEOUT", default_value = "20s", value_parser = parse_wait, help_heading = "RPC")]
     rpc_txsync_timeout: Duration,
 

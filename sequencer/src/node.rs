@@ -199,7 +199,7 @@ pub struct Node {
     next: Arc<RwLock<Arc<NextBlock>>>,
     pub(crate) blocks: broadcast::Sender<Arc<StoredBlock>>,
     pub(crate) pending_txs: broadcast::Sender<Arc<PooledTx>>,
-    /// Callers of `eth_sendRawTransactionSync` waiting for their transaction's block.
+    /// Callers of `eth_send(Raw)TransactionSync` waiting for their transaction's block.
     pub(crate) inclusions: Arc<Inclusions>,
     pub(crate) tx_arrived: Notify,
     pub(crate) l1: L1Heads,

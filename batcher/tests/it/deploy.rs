@@ -213,7 +213,9 @@ async fn a_deployment_not_mined_in_time_fails_naming_its_transaction() {
         dev_signer(1).address(),
         &["--dev", "--timeout", "2"],
     );
-    let (ok, stdout, stderr) = batcher(args).await;
+    let (ok, stdout, stderr) = tokio::time::timeout(Duration::from_secs(120), batcher(args))
+        .await
+        .expect("--timeout 2 ends the command");
     assert!(!ok, "deployed on an L1 that mines nothing: {stdout}");
     let sent = stderr
         .lines()

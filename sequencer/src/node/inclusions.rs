@@ -1,5 +1,6 @@
-//! Callers waiting for a transaction's block, so `eth_sendRawTransactionSync` (EIP-7966) can
-//! answer with the receipt the moment that block is committed instead of having the wallet poll.
+//! Callers waiting for a transaction's block, so `eth_sendRawTransactionSync` (EIP-7966) and
+//! `eth_sendTransactionSync` can answer with the receipt the moment that block is committed
+//! instead of having the wallet poll.
 //!
 //! A caller registers the transaction's hash and gets an [`InclusionWatch`]; the node hands
 //! every committed block to [`Inclusions::on_block`], which looks up the block's transactions

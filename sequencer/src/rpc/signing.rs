@@ -7,7 +7,8 @@
 //! `eth_sendTransaction` fills what the request leaves out as geth does (the pending nonce,
 //! the suggested tip, a fee cap of twice the next block's base fee plus the tip — geth doubles
 //! the head's —, an estimate for gas, the chain id), signs, and submits through the same
-//! admission path as `eth_sendRawTransaction`, so the same checks and errors apply.
+//! admission path as `eth_sendRawTransaction`, so the same checks and errors apply;
+//! `eth_sendTransactionSync` then waits for the receipt as `eth_sendRawTransactionSync` does.
 //! `eth_signTransaction` returns the signed transaction's bytes (as anvil and hardhat answer,
 //! and as ethers and viem read it; geth wraps them in an object).
 

@@ -40,7 +40,10 @@ async fn run_script(script: &str) {
     // One account signs locally, another through the node: their nonces never race.
     let (_, key) = DEV_ACCOUNTS[5];
     let (unlocked, _) = DEV_ACCOUNTS[6];
-    let child = tokio::process::Command::new("node")
+    // Output goes to files, so a script killed at the time limit still shows its last step.
+    let logs = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (logs.path().join("stdout"), logs.path().join("stderr"));
+    let mut child = tokio::process::Command::new("node")
         .arg(fixtures.join(script))
         .current_dir(&fixtures)
         .env("NODE_PATH", node_modules())
@@ -49,21 +52,23 @@ async fn run_script(script: &str) {
         .env("CHAIN_ID", DEV_CHAIN_ID.to_string())
         .env("DEV_KEY", key)
         .env("UNLOCKED_ACCOUNT", unlocked.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err_path).unwrap()))
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("node runs (Node.js must be on PATH): {e}"));
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("{script} did not finish within 180 s"))
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let status = tokio::time::timeout(Duration::from_secs(180), child.wait()).await;
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default(),
+    );
+    let Ok(status) = status else {
+        panic!("{script} did not finish within 180 s:\n{stdout}\n{stderr}");
+    };
+    let status = status.unwrap();
     assert!(
-        output.status.success() && stdout.contains("steps passed"),
-        "{script} failed ({}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        status.success() && stdout.contains("steps passed"),
+        "{script} failed ({status}):\n{stdout}\n{stderr}"
     );
 }
 
