@@ -19,7 +19,7 @@ fn tool_bin(name: &str) -> PathBuf {
     if let Ok(path) = std::env::var(format!("{}_BIN", name.to_ascii_uppercase())) {
         return path.into();
     }
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin").join(name);
+    let path = crate::tools_dir().join("bin").join(name);
     assert!(
         path.exists(),
         "{name} not found at {}: run `bash scripts/setup-tools.sh` first",
@@ -90,37 +90,18 @@ async fn cast_chain_id_balance_send_receipt() {
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(cast(rpc(&["balance", to])).await, "2000000000000000000");
 
-    // `cast send --unlocked`: eth_sendTransaction, the node signing for a dev account.
+    // `cast send --unlocked`: eth_sendTransaction, the node signing for a dev account; with
+    // `--sync`, eth_sendTransactionSync, the receipt in the same call.
     let (unlocked, _) = DEV_ACCOUNTS[7];
-    let sent = cast(rpc(&[
-        "send",
-        "--unlocked",
-        "--from",
-        &unlocked.to_string(),
-        to,
-        "--value",
-        "1ether",
-        "--json",
-    ]))
-    .await;
-    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
-    assert_eq!(receipt["status"], "0x1");
-    assert_eq!(receipt["from"], unlocked.to_string().to_lowercase());
-    // `--unlocked --sync`: eth_sendTransactionSync, the receipt in the same call.
-    let sent = cast(rpc(&[
-        "send",
-        "--unlocked",
-        "--from",
-        &unlocked.to_string(),
-        "--sync",
-        to,
-        "--value",
-        "1ether",
-        "--json",
-    ]))
-    .await;
-    let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
-    assert_eq!(receipt["status"], "0x1");
+    let from = unlocked.to_string();
+    for sync in [&[][..], &["--sync"]] {
+        let args =
+            [&["send", "--unlocked", "--from", &from], sync, &[to, "--value", "1ether", "--json"]];
+        let sent = cast(rpc(&args.concat())).await;
+        let receipt: serde_json::Value = serde_json::from_str(&sent).unwrap();
+        assert_eq!(receipt["status"], "0x1", "{sync:?}");
+        assert_eq!(receipt["from"], from.to_lowercase(), "{sync:?}");
+    }
     assert_eq!(cast(rpc(&["balance", to])).await, "4000000000000000000");
     node.handle.stop().await;
 }

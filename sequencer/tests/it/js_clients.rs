@@ -18,7 +18,7 @@ use crate::node::TestNode;
 
 /// The folder the scripts load their packages from (viem, ethers, solc).
 fn node_modules() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/npm/node_modules");
+    let path = crate::tools_dir().join("npm/node_modules");
     for package in ["viem", "ethers", "solc"] {
         assert!(
             path.join(package).join("package.json").exists(),

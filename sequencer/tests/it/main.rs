@@ -14,6 +14,12 @@ mod state_root;
 mod sync_send;
 mod trace;
 
+/// The project's toolchain folder (`.tools/` at the repository root), where
+/// `scripts/setup-tools.sh` installs Foundry, solcjs, viem and ethers.
+fn tools_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools")
+}
+
 /// The property tests' configuration: `cases` cases from the fixed `seed`, so that CI runs the
 /// same blocks every time. `PROPTEST_CASES` and `PROPTEST_RNG_SEED` (proptest's own variables)
 /// override them for a longer or different soak, e.g.
