@@ -24,7 +24,8 @@ const DEFAULT_DATADIR: &str = "sequencer-data";
 #[command(name = "sequencer", version, about, long_about = None)]
 pub(crate) struct Cli {
     /// Use the built-in development genesis: chain id 42069 and the ten accounts of the
-    /// `test test … junk` mnemonic (the keys anvil funds), 10,000 ETH each. The node also
+    /// `test test … junk` mnemonic (the keys anvil funds), 10,000 ETH each, and at their
+    /// canonical addresses the CREATE2 deployer `forge script` uses and Multicall3. The node also
     /// signs for those ten accounts (`eth_accounts`, `eth_sendTransaction`, `eth_sign`,
     /// `personal_sign`, `eth_signTypedData_v4`), as anvil and hardhat do.
     #[arg(long, conflicts_with = "genesis", help_heading = "Chain")]

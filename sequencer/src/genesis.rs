@@ -89,6 +89,22 @@ pub const CREATE2_DEPLOYER_CODE: Bytes = Bytes::from_static(&alloy_primitives::h
     "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3"
 ));
 
+/// Address of Multicall3, the call-batching contract deployed at this address on mainnet and
+/// hundreds of other chains. viem's `multicall` (and wagmi's batched reads), alloy's
+/// `Provider::multicall` and ethers' multicall plugins send batched reads to it; OP Stack chains
+/// predeploy it. The `--dev` genesis places it too.
+pub const MULTICALL3: Address = alloy::providers::MULTICALL3_ADDRESS;
+
+/// Runtime code of [`MULTICALL3`]: the code of the canonical deployment (solc 0.8.12), cut from
+/// the creation code alloy's `IMulticall3` binding carries. That creation code is solc's 32-byte
+/// constructor, which returns the code after it unchanged, followed by that code; a node test
+/// deploys the creation code and checks the result equals this.
+pub fn multicall3_code() -> Bytes {
+    /// Length of solc's constructor prefix in the creation code (`…6000396000f3fe`).
+    const CONSTRUCTOR_LEN: usize = 0x20;
+    alloy::providers::bindings::IMulticall3::BYTECODE.slice(CONSTRUCTOR_LEN..)
+}
+
 /// One account of the genesis allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GenesisAccount {
@@ -156,8 +172,8 @@ pub enum GenesisError {
 
 impl Genesis {
     /// The built-in development genesis: [`DEV_CHAIN_ID`], the ten [`DEV_ACCOUNTS`] with
-    /// 10,000 ETH each, the [`CREATE2_DEPLOYER`], a 1 Ggas block gas limit and a 1 gwei
-    /// starting base fee.
+    /// 10,000 ETH each, the [`CREATE2_DEPLOYER`] and [`MULTICALL3`], a 1 Ggas block gas limit
+    /// and a 1 gwei starting base fee.
     pub fn dev() -> Self {
         let mut alloc: BTreeMap<_, _> = DEV_ACCOUNTS
             .iter()
@@ -169,6 +185,7 @@ impl Genesis {
             CREATE2_DEPLOYER,
             GenesisAccount { code: CREATE2_DEPLOYER_CODE, ..Default::default() },
         );
+        alloc.insert(MULTICALL3, GenesisAccount { code: multicall3_code(), ..Default::default() });
         Self {
             chain_id: DEV_CHAIN_ID,
             alloc,

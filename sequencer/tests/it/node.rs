@@ -1191,6 +1191,42 @@ async fn the_dev_chain_has_the_create2_deployer_foundry_expects() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_dev_chain_has_multicall3_that_alloy_batches_reads_through() {
+    use alloy::providers::bindings::IMulticall3;
+    use sequencer::genesis::{MULTICALL3, multicall3_code};
+    let node = TestNode::start().await;
+    let wallet = node.wallet(7);
+    let holder = sequencer::genesis::DEV_ACCOUNTS[3].0;
+
+    // Reads batched into one `eth_call` to the canonical address, as alloy does by default
+    // (alloy calls at `pending`; genesis keeps the answers fixed).
+    let (chain_id, balance, number) = wallet
+        .multicall()
+        .block(BlockNumberOrTag::Number(0).into())
+        .get_chain_id()
+        .get_eth_balance(holder)
+        .get_block_number()
+        .aggregate()
+        .await
+        .unwrap();
+    assert_eq!(chain_id, U256::from(DEV_CHAIN_ID));
+    assert_eq!(balance, DEV_BALANCE);
+    assert_eq!(number, U256::ZERO);
+
+    // The genesis code is what the canonical creation code deploys.
+    let created = tokio::time::timeout(Duration::from_secs(30), async {
+        let request = TransactionRequest::default().with_deploy_code(IMulticall3::BYTECODE.clone());
+        wallet.send_transaction(request).await.unwrap().get_receipt().await.unwrap()
+    })
+    .await
+    .expect("receipt within 30 s");
+    let deployed = created.contract_address.expect("a creation names its address");
+    assert_eq!(wallet.get_code_at(deployed).await.unwrap(), multicall3_code());
+    assert_eq!(wallet.get_code_at(MULTICALL3).await.unwrap(), multicall3_code());
+    node.handle.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_replica_serves_blocks_its_writer_replaced_at_the_same_height() {
     use sequencer::{
         builder::{Parent, build_block},
