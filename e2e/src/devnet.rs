@@ -101,6 +101,10 @@ pub struct DevnetInfo {
     pub chain_id: u64,
     /// The `Rollup` contract on L1.
     pub rollup: Address,
+    /// The L1 block the contract was deployed in: where readers of its logs start
+    /// (`derivation --l1.from-block`). 0 in a `devnet.json` written before this field existed.
+    #[serde(default)]
+    pub rollup_l1_block: u64,
     /// The batcher's L1 address.
     pub batcher: Address,
     /// Funded keys (on L2; the same keys are funded on the L1 anvil).
@@ -237,7 +241,7 @@ impl Devnet {
             DEV_ACCOUNTS[BATCHER_KEY].1.parse().expect("dev keys are valid");
         let kept = match &previous {
             Some(info) if !l1.get_code_at(info.rollup).await.unwrap_or_default().is_empty() => {
-                Some(info.rollup)
+                Some((info.rollup, info.rollup_l1_block))
             }
             Some(_) => {
                 warn!(target: "devnet", "the kept L1 state has no Rollup contract; deploying a new one");
@@ -245,8 +249,8 @@ impl Devnet {
             }
             None => None,
         };
-        let rollup = match kept {
-            Some(rollup) => rollup,
+        let (rollup, rollup_l1_block) = match kept {
+            Some(kept) => kept,
             None => {
                 let deployer = ProviderBuilder::new()
                     .wallet(EthereumWallet::from(owner.clone()))
@@ -264,9 +268,9 @@ impl Devnet {
                     |_| {},
                 )
                 .await
-                .map(|deployed| deployed.rollup);
+                .map(|deployed| (deployed.rollup, deployed.l1_block));
                 match deployed {
-                    Ok(rollup) => rollup,
+                    Ok(deployed) => deployed,
                     Err(e) => {
                         let _ = anvil.kill();
                         return Err(DevnetError::Deploy(e.to_string()));
@@ -274,7 +278,7 @@ impl Devnet {
                 }
             }
         };
-        info!(target: "devnet", %rollup, "Rollup contract ready");
+        info!(target: "devnet", %rollup, l1_block = rollup_l1_block, "Rollup contract ready");
 
         let mut node_config = NodeConfig::dev(dir.join("l2"));
         node_config.http_port = config.l2_port;
@@ -304,6 +308,7 @@ impl Devnet {
             l2_ws: sequencer.ws_url(),
             chain_id: genesis.chain_id,
             rollup,
+            rollup_l1_block,
             batcher: batcher_key.address(),
             dev_keys: DEV_ACCOUNTS
                 .iter()

@@ -109,6 +109,31 @@ impl Process {
         let _ = child.wait();
     }
 
+    /// SIGINT, as Ctrl-C in a terminal sends, then waits up to `grace` for it to exit.
+    ///
+    /// # Errors
+    /// When it does not exit in time (it is then killed), with the tail of its log.
+    pub fn interrupt(&mut self, grace: Duration) -> Result<std::process::ExitStatus, String> {
+        let Some(mut child) = self.child.take() else {
+            return Err(format!("{} is not running", self.name));
+        };
+        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(format!(
+            "{} did not exit within {grace:?} of SIGINT:\n{}",
+            self.name,
+            self.log_tail(30)
+        ))
+    }
+
     /// Starts it again with the same arguments (after a kill).
     ///
     /// # Errors

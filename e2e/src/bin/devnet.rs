@@ -63,7 +63,7 @@ fn print_banner(devnet: &Devnet) {
     println!("  L2 JSON-RPC   {}   (WebSocket {})", info.l2_rpc, info.l2_ws);
     println!("  L2 chain id   {}", info.chain_id);
     println!("  L1 JSON-RPC   {}   (anvil, chain id {})", info.l1_rpc, info.l1_chain_id);
-    println!("  Rollup        {}", info.rollup);
+    println!("  Rollup        {}   (deployed in L1 block {})", info.rollup, info.rollup_l1_block);
     println!("  batcher       {}", info.batcher);
     println!("  devnet.json   {}", e2e::devnet::DevnetInfo::path(&info.datadir).display());
     println!();
@@ -87,18 +87,15 @@ fn print_banner(devnet: &Devnet) {
         cast.display(),
         info.l2_rpc
     );
-    println!(
-        "  {} batches --l1.rpc-url {} --rollup {}",
-        derivation.display(),
-        info.l1_rpc,
-        info.rollup
-    );
-    println!(
-        "  {} verify --dev --l1.rpc-url {} --rollup {}",
-        derivation.display(),
-        info.l1_rpc,
-        info.rollup
-    );
+    for command in ["batches", "verify --dev"] {
+        println!(
+            "  {} --l1.rpc-url {} --rollup {} --l1.from-block {} {command}",
+            derivation.display(),
+            info.l1_rpc,
+            info.rollup,
+            info.rollup_l1_block
+        );
+    }
     println!(
         "  {} --rpc-url {} --workload eth -n 20000",
         exe_dir.join("load").display(),

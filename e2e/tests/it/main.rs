@@ -5,5 +5,6 @@
 mod bad_input;
 mod cluster;
 mod crash;
+mod devnet;
 mod scenarios;
 mod traffic;
