@@ -23,8 +23,15 @@ impl AdminApiServer for AdminRpc {
     fn set_max_block_bytes(&self, max: Option<U64>) -> RpcResult<bool> {
         let bytes =
             max.map_or(usize::MAX, |m| usize::try_from(m.to::<u64>()).unwrap_or(usize::MAX));
-        self.node.max_block_bytes.store(bytes, std::sync::atomic::Ordering::Release);
-        tracing::info!(target: "sequencer::admin", max_block_bytes = ?max.map(|m| m.to::<u64>()), "block size cap set");
+        let previous = self.node.max_block_bytes.swap(bytes, std::sync::atomic::Ordering::AcqRel);
+        // The batcher repeats its cap every few seconds (so a restarted node gets it back):
+        // only a change is news.
+        let max_block_bytes = max.map(|m| m.to::<u64>());
+        if previous == bytes {
+            tracing::debug!(target: "sequencer::admin", ?max_block_bytes, "block size cap unchanged");
+        } else {
+            tracing::info!(target: "sequencer::admin", ?max_block_bytes, "block size cap set");
+        }
         Ok(true)
     }
 
