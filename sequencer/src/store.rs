@@ -662,7 +662,12 @@ impl Store {
     /// # Errors
     /// When the database cannot be read.
     pub fn blocks(&self) -> Result<BlockReader, StoreError> {
-        Ok(BlockReader { txn: self.db.begin_read()?, head: self.head_number() })
+        // The head the node serves, but no further than this transaction's own: a commit
+        // moves the served head just after its transaction, so a reader that began before
+        // the commit and read the head after it would name a block it cannot see.
+        let txn = self.db.begin_read()?;
+        let head = self.txn_head(&txn)?.min(self.head_number());
+        Ok(BlockReader { txn, head })
     }
 }
 

@@ -235,3 +235,45 @@ async fn a_node_without_unlocked_keys_signs_for_nobody() {
     assert_eq!((code, message.as_str()), (-32000, "unknown account"));
     node.handle.stop().await;
 }
+
+/// `eth_sendTransaction` while every send seals a block of its own. Two races it once lost:
+/// a pending nonce read from the old latest state and the new pool (which no longer holds the
+/// block's transactions) went back to a nonce the block used, so the node signed a transaction
+/// its pool refused as "nonce too low" (caught in 4 of 5 runs of this test); and a block
+/// reader that opened its transaction before a commit but read the head after it named a
+/// block it could not see, failing the suggested tip with "header not found" (2 of 20 runs).
+/// A stress test of those windows, not a proof: sends back to back from one account, while
+/// another client reads the pending nonce as fast as it can and checks that it never goes
+/// back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pending_nonce_never_goes_back_while_blocks_commit() {
+    const SENDS: u64 = 400;
+    let node = TestNode::start().await; // on-demand blocks: a send seals one at once
+    let from = DEV_ACCOUNTS[8].0;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (provider, done) = (node.provider(), done.clone());
+        tokio::spawn(async move {
+            let (mut last, mut reads) = (0, 0u64);
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let nonce = provider.get_transaction_count(from).pending().await.unwrap();
+                assert!(nonce >= last, "the pending nonce went back from {last} to {nonce}");
+                (last, reads) = (nonce, reads + 1);
+            }
+            reads
+        })
+    };
+    let provider = node.provider();
+    let mut last = B256::ZERO;
+    for i in 0..SENDS {
+        last = send(&provider, json!({ "from": from, "to": RECIPIENT, "value": 1 }))
+            .await
+            .unwrap_or_else(|e| panic!("send {i}: {e}"));
+    }
+    assert!(receipt(&provider, last).await.status());
+    done.store(true, std::sync::atomic::Ordering::Release);
+    assert!(reader.await.unwrap() > 0);
+    assert_eq!(provider.get_transaction_count(from).await.unwrap(), SENDS);
+    assert!(provider.get_block_number().await.unwrap() > 1, "blocks sealed while sending");
+    node.handle.stop().await;
+}
