@@ -143,6 +143,9 @@ pub enum DevnetError {
     /// anvil is missing or did not start.
     #[error("L1 (anvil): {0}")]
     L1(String),
+    /// A port the devnet needs is taken.
+    #[error("{0}")]
+    PortInUse(String),
     /// Deploying the contract failed.
     #[error("deploying Rollup: {0}")]
     Deploy(String),
@@ -166,6 +169,19 @@ pub struct Devnet {
 
 fn io(context: &str) -> impl FnOnce(std::io::Error) -> DevnetError + '_ {
     move |e| DevnetError::Io(format!("{context}: {e}"))
+}
+
+/// Fails when something already listens on `port`: anvil would fail to bind while the devnet
+/// went on with whatever answers there (often the anvil of a devnet that was killed), and a
+/// sequencer's error would come only after L1 was set up.
+fn check_port_free(port: u16, what: &str, flag: &str) -> Result<(), DevnetError> {
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(DevnetError::PortInUse(format!(
+            "{what} port {port} is not free ({e}): is another devnet (or its anvil) still \
+             running? Stop it, or choose another port with {flag}"
+        ))),
+    }
 }
 
 /// Starts anvil on `port` with its state in `dir`, and waits until it answers.
@@ -213,6 +229,8 @@ impl Devnet {
     /// # Errors
     /// When a part cannot start.
     pub async fn start(config: DevnetConfig) -> Result<Self, DevnetError> {
+        check_port_free(config.l1_port, "the L1", "--l1.port")?;
+        check_port_free(config.l2_port, "the L2", "--l2.port")?;
         let dir = &config.datadir;
         let previous = if config.keep { DevnetInfo::load(dir).ok() } else { None };
         if !config.keep && dir.exists() {

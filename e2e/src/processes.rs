@@ -109,15 +109,20 @@ impl Process {
         let _ = child.wait();
     }
 
-    /// SIGINT, as Ctrl-C in a terminal sends, then waits up to `grace` for it to exit.
+    /// Sends `signal`, named as `kill` names it (`INT` is Ctrl-C in a terminal, `HUP` the
+    /// terminal closing), then waits up to `grace` for it to exit.
     ///
     /// # Errors
     /// When it does not exit in time (it is then killed), with the tail of its log.
-    pub fn interrupt(&mut self, grace: Duration) -> Result<std::process::ExitStatus, String> {
+    pub fn signal_and_wait(
+        &mut self,
+        signal: &str,
+        grace: Duration,
+    ) -> Result<std::process::ExitStatus, String> {
         let Some(mut child) = self.child.take() else {
             return Err(format!("{} is not running", self.name));
         };
-        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let _ = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -128,7 +133,7 @@ impl Process {
         let _ = child.kill();
         let _ = child.wait();
         Err(format!(
-            "{} did not exit within {grace:?} of SIGINT:\n{}",
+            "{} did not exit within {grace:?} of SIG{signal}:\n{}",
             self.name,
             self.log_tail(30)
         ))

@@ -143,11 +143,14 @@ fn main() -> ExitCode {
             }
         };
         print_banner(&devnet);
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(e) => {
-                    eprintln!("error: cannot listen for SIGTERM: {e}");
+        // SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) stop it as
+        // Ctrl-C does: batcher, sequencer, then anvil, which saves its state for --keep.
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut terminate, mut hangup) =
+            match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+                (Ok(terminate), Ok(hangup)) => (terminate, hangup),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: cannot listen for signals: {e}");
                     devnet.stop().await;
                     return ExitCode::FAILURE;
                 }
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = terminate.recv() => break,
+                _ = hangup.recv() => break,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {
                     if devnet.batcher_failed() {
                         eprintln!("error: the batcher stopped; see the log above");

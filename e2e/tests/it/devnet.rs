@@ -1,7 +1,7 @@
 //! README's first command, as a newcomer runs it: the real `devnet` binary comes up on free
 //! ports, describes itself in `devnet.json`, settles a wallet's transfer on L1 where
-//! `derivation verify` checks it, stops everything on Ctrl-C, and resumes the same chain and
-//! contract with `--keep`.
+//! `derivation verify` checks it, stops everything on Ctrl-C or a closed terminal, resumes the
+//! same chain and contract with `--keep`, and refuses to start beside a devnet still running.
 
 use std::{
     ffi::OsString,
@@ -98,17 +98,18 @@ fn verify(info: &DevnetInfo) -> String {
     text
 }
 
-/// Stops the devnet as a user does (Ctrl-C) and checks that it exited cleanly, taking L1 and
-/// L2 with it.
-async fn ctrl_c(devnet: &mut Process, info: &DevnetInfo) {
-    let status = devnet.interrupt(Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
+/// Stops the devnet as a user does (`INT`: Ctrl-C; `HUP`: the terminal closed) and checks
+/// that it exited cleanly, taking L1 and L2 with it.
+async fn stop(devnet: &mut Process, signal: &str, info: &DevnetInfo) {
+    let status =
+        devnet.signal_and_wait(signal, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "devnet exited with {status}:\n{}", devnet.log_tail(40));
     assert!(client(&info.l2_rpc).get_block_number().await.is_err(), "L2 still answers");
     assert!(client(&info.l1_rpc).get_block_number().await.is_err(), "L1 still answers");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_devnet_settles_a_transfer_stops_on_ctrl_c_and_resumes_with_keep() {
+async fn the_devnet_settles_a_transfer_stops_on_signals_and_resumes_with_keep() {
     let dir = tempfile::tempdir().unwrap();
     let datadir = dir.path().join("devnet");
     let log = dir.path().join("devnet.log");
@@ -151,7 +152,7 @@ async fn the_devnet_settles_a_transfer_stops_on_ctrl_c_and_resumes_with_keep() {
     verify(&info);
 
     // Ctrl-C stops everything; --keep resumes the same chain on the same contract.
-    ctrl_c(&mut devnet, &info).await;
+    stop(&mut devnet, "INT", &info).await;
     args.push("--keep".into());
     let mut devnet = start_devnet(args, &log, 2).await;
     let resumed = DevnetInfo::load(&datadir).unwrap();
@@ -163,5 +164,14 @@ async fn the_devnet_settles_a_transfer_stops_on_ctrl_c_and_resumes_with_keep() {
     assert!(second.block_number.unwrap() > first_block);
     wait_settled(&resumed, second.block_number.unwrap(), &devnet).await;
     verify(&resumed);
-    ctrl_c(&mut devnet, &resumed).await;
+    // Something else on its port: a second devnet refuses to start, naming the flag.
+    let clash = std::process::Command::new(binary("devnet").unwrap_or_else(|e| panic!("{e}")))
+        .args(["--datadir", &dir.path().join("other").display().to_string()])
+        .args(["--l1.port", &l1_port.to_string(), "--l2.port", &free_port().to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&clash.stderr);
+    assert!(!clash.status.success() && stderr.contains("--l1.port"), "{stderr}");
+    assert_eq!(client(&resumed.l1_rpc).get_chain_id().await.unwrap(), resumed.l1_chain_id);
+    stop(&mut devnet, "HUP", &resumed).await;
 }
