@@ -901,9 +901,11 @@ impl EthRpc {
             }
             FilterKind::PendingTransactions => FilterChanges::Hashes(poll.pending),
             FilterKind::Logs(filter) => {
+                // Up to the head the poll marked as reported, not a newer one: a block sealed
+                // since would be reported now and again at the next poll.
                 let logs = self.log_range(&filter).and_then(|(_, to)| {
                     let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));
-                    self.logs_in(&filter, from, to)
+                    self.logs_in(&filter, from, to.min(head))
                 });
                 match logs {
                     Ok(logs) => FilterChanges::Logs(logs),
