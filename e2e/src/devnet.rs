@@ -3,6 +3,7 @@
 //! process, and `devnet.json` describing it all for scripts and tools.
 
 use std::{
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -193,7 +194,10 @@ fn start_anvil(config: &DevnetConfig, dir: &Path) -> Result<Child, DevnetError> 
         .open(dir.join("anvil.log"))
         .map_err(io("opening anvil.log"))?;
     let binary = anvil_binary().map_err(DevnetError::L1)?;
+    // Its own process group: a Ctrl-C or hangup in the terminal reaches only the devnet, which
+    // stops anvil last, with SIGTERM, so that it saves its state for --keep.
     Command::new(binary)
+        .process_group(0)
         .args(["--host", "127.0.0.1", "--port", &config.l1_port.to_string()])
         .args(["--block-time", &config.l1_block_time.to_string()])
         .args(["--gas-limit", &config.l1_gas_limit.to_string()])
@@ -229,6 +233,12 @@ impl Devnet {
     /// # Errors
     /// When a part cannot start.
     pub async fn start(config: DevnetConfig) -> Result<Self, DevnetError> {
+        if config.l1_port == config.l2_port {
+            return Err(DevnetError::PortInUse(format!(
+                "--l1.port and --l2.port are both {}: give them different ports",
+                config.l1_port
+            )));
+        }
         check_port_free(config.l1_port, "the L1", "--l1.port")?;
         check_port_free(config.l2_port, "the L2", "--l2.port")?;
         let dir = &config.datadir;

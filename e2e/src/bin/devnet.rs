@@ -102,6 +102,7 @@ fn print_banner(devnet: &Devnet) {
         info.l2_rpc
     );
     println!();
+    // The banner's last line: scripts (and the devnet test) wait for it.
     println!("Ctrl-C stops the devnet; run again to start fresh, or with --keep to resume.");
 }
 
@@ -135,6 +136,23 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Ctrl-C, SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) all stop
+        // it the same way: batcher, sequencer, then anvil, which saves its state for --keep.
+        // Listening starts before the devnet does, so a signal during start-up stops it once
+        // it is up instead of leaving anvil behind.
+        use tokio::signal::unix::{SignalKind, signal};
+        let signals = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        );
+        let (mut interrupt, mut terminate, mut hangup) = match signals {
+            (Ok(interrupt), Ok(terminate), Ok(hangup)) => (interrupt, terminate, hangup),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                eprintln!("error: cannot listen for signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let devnet = match Devnet::start(config).await {
             Ok(devnet) => devnet,
             Err(e) => {
@@ -143,22 +161,10 @@ fn main() -> ExitCode {
             }
         };
         print_banner(&devnet);
-        // SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) stop it as
-        // Ctrl-C does: batcher, sequencer, then anvil, which saves its state for --keep.
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut terminate, mut hangup) =
-            match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
-                (Ok(terminate), Ok(hangup)) => (terminate, hangup),
-                (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("error: cannot listen for signals: {e}");
-                    devnet.stop().await;
-                    return ExitCode::FAILURE;
-                }
-            };
         let mut failed = false;
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                _ = interrupt.recv() => break,
                 _ = terminate.recv() => break,
                 _ = hangup.recv() => break,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {

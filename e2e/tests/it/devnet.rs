@@ -28,16 +28,26 @@ use sequencer::{
 
 const RECIPIENT: Address = address!("000000000000000000000000000000000000bEEF");
 
-/// Starts `devnet` with `args` and waits until it has printed its banner for the `starts`-th
-/// time in its log (the log is appended to across starts).
-async fn start_devnet(args: Vec<OsString>, log: &Path, starts: usize) -> Process {
+/// A running devnet, stopped with SIGTERM (so that it takes its anvil down) if the test
+/// panics before stopping it.
+struct Running(Process);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.signal_and_wait("TERM", Duration::from_secs(30));
+    }
+}
+
+/// Starts `devnet` with `args` and waits until it has printed its whole banner for the
+/// `starts`-th time in its log (the log is appended to across starts).
+async fn start_devnet(args: Vec<OsString>, log: &Path, starts: usize) -> Running {
     let binary = binary("devnet").unwrap_or_else(|e| panic!("{e}"));
     let mut devnet = Process::start("devnet", binary, args, log.to_path_buf()).unwrap();
     let started = Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.matches("devnet up (").count() >= starts {
-            return devnet;
+        if text.matches("Ctrl-C stops the devnet").count() >= starts {
+            return Running(devnet);
         }
         assert!(!devnet.exited(), "devnet exited while starting:\n{}", devnet.log_tail(40));
         assert!(
@@ -69,21 +79,21 @@ async fn transfer(info: &DevnetInfo, key: usize) -> TransactionReceipt {
 }
 
 /// Waits until the contract has committed L2 block `number`.
-async fn wait_settled(info: &DevnetInfo, number: u64, devnet: &Process) {
+async fn wait_settled(info: &DevnetInfo, number: u64, devnet: &Running) {
     let rollup = Rollup::new(info.rollup, client(&info.l1_rpc));
     let started = Instant::now();
     while rollup.latestBlock().call().await.unwrap_or(0) < number {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "L2 block {number} not settled on L1 within 60 s:\n{}",
-            devnet.log_tail(40)
+            devnet.0.log_tail(40)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
-/// Runs `derivation verify --dev` as the devnet's banner prints it; returns its output.
-fn verify(info: &DevnetInfo) -> String {
+/// Runs `derivation verify --dev` as the devnet's banner prints it.
+fn verify(info: &DevnetInfo) {
     let output = std::process::Command::new(binary("derivation").unwrap_or_else(|e| panic!("{e}")))
         .args(["--l1.rpc-url", &info.l1_rpc, "--rollup", &info.rollup.to_string()])
         .args(["--l1.from-block", &info.rollup_l1_block.to_string(), "verify", "--dev"])
@@ -95,12 +105,12 @@ fn verify(info: &DevnetInfo) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "derivation verify failed:\n{text}");
-    text
 }
 
 /// Stops the devnet as a user does (`INT`: Ctrl-C; `HUP`: the terminal closed) and checks
 /// that it exited cleanly, taking L1 and L2 with it.
-async fn stop(devnet: &mut Process, signal: &str, info: &DevnetInfo) {
+async fn stop(devnet: &mut Running, signal: &str, info: &DevnetInfo) {
+    let devnet = &mut devnet.0;
     let status =
         devnet.signal_and_wait(signal, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "devnet exited with {status}:\n{}", devnet.log_tail(40));
