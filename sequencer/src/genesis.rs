@@ -375,6 +375,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn multicall3_code_is_the_canonical_deployments() {
+        // The canonical deployment's code hash (0xcA11…CA11 on mainnet and the chains that
+        // carry it): a recompiled binding in a newer alloy fails here instead of deploying
+        // other code.
+        assert_eq!(
+            keccak256(multicall3_code()),
+            alloy_primitives::b256!(
+                "d5c15df687b16f2ff992fc8d767b4216323184a2bbc6ee2f9c398c318e770891"
+            )
+        );
+        assert_eq!(Genesis::dev().alloc[&MULTICALL3].code, multicall3_code());
+    }
+
+    #[test]
     fn dev_balance_is_ten_thousand_ether() {
         assert_eq!(DEV_BALANCE, U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)));
     }

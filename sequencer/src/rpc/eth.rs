@@ -344,15 +344,15 @@ impl EthRpc {
         Ok(tip)
     }
 
-    /// The inclusive block range of a log query.
-    fn log_range(&self, filter: &Filter) -> RpcResult<(u64, u64)> {
+    /// The inclusive block range of a log query, as `blocks` sees the chain.
+    fn log_range(&self, blocks: &BlockReader, filter: &Filter) -> RpcResult<(u64, u64)> {
         match filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
-                let number = self.number_by_hash(&hash)?.ok_or(RpcError::HeaderNotFound)?;
+                let number = blocks.number(&hash)?.ok_or(RpcError::HeaderNotFound)?;
                 Ok((number, number))
             }
             FilterBlockOption::Range { from_block, to_block } => {
-                let head = self.head();
+                let head = blocks.head();
                 let from = from_block.map_or(head, |t| self.number_of(t));
                 let to = to_block.map_or(head, |t| self.number_of(t)).min(head);
                 Ok((from, to))
@@ -360,8 +360,16 @@ impl EthRpc {
         }
     }
 
-    /// Logs matching `filter` in blocks `from..=to`.
-    fn logs_in(&self, filter: &Filter, from: u64, to: u64) -> RpcResult<Vec<Log>> {
+    /// Logs matching `filter` in blocks `from..=to`, read from `blocks` (the reader that
+    /// resolved the range: on a replica, another one could see a chain its writer has since
+    /// replaced).
+    fn logs_in(
+        &self,
+        blocks: &BlockReader,
+        filter: &Filter,
+        from: u64,
+        to: u64,
+    ) -> RpcResult<Vec<Log>> {
         if from > to {
             return Ok(Vec::new());
         }
@@ -369,7 +377,6 @@ impl EthRpc {
         if to - from + 1 > max_range {
             return Err(RpcError::BlockRangeTooLarge { max: max_range });
         }
-        let blocks = self.node.store.blocks()?;
         let mut logs = Vec::new();
         for number in from..=to {
             let Some(header) = blocks.header(number)? else { break };
@@ -404,7 +411,8 @@ impl EthRpc {
         if count == 0 {
             return Ok(FeeHistory::default());
         }
-        let head = self.head();
+        let blocks = self.node.store.blocks()?;
+        let head = blocks.head();
         let newest = match newest {
             BlockNumberOrTag::Number(n) if n > head => {
                 return Err(RpcError::BeyondHead { requested: n, head });
@@ -413,7 +421,6 @@ impl EthRpc {
         };
         let count = count.min(MAX_FEE_HISTORY_BLOCKS).min(newest + 1);
         let oldest = newest + 1 - count;
-        let blocks = self.node.store.blocks()?;
         let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
         let mut rewards = Vec::new();
         let mut last_header = None;
@@ -881,16 +888,18 @@ impl EthRpc {
     }
 
     fn logs_blocking(&self, filter: Filter) -> JsonRpcResult<Vec<Log>> {
-        let (from, to) = self.log_range(&filter)?;
-        Ok(self.logs_in(&filter, from, to)?)
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        let (from, to) = self.log_range(&blocks, &filter)?;
+        Ok(self.logs_in(&blocks, &filter, from, to)?)
     }
 
     fn filter_changes_blocking(&self, id: U256) -> JsonRpcResult<FilterChanges> {
-        let head = self.head();
+        // One reader for the whole poll, and its head is what the poll marks as reported.
+        let blocks = self.node.store.blocks().map_err(RpcError::from)?;
+        let head = blocks.head();
         let poll = self.filters.poll(id, head).ok_or(RpcError::FilterNotFound)?;
         Ok(match poll.kind {
             FilterKind::Blocks => {
-                let blocks = self.node.store.blocks().map_err(RpcError::from)?;
                 let mut hashes = Vec::new();
                 for number in poll.from_block..=head {
                     if let Some(hash) = blocks.hash(number).map_err(RpcError::from)? {
@@ -903,9 +912,9 @@ impl EthRpc {
             FilterKind::Logs(filter) => {
                 // Up to the head the poll marked as reported, not a newer one: a block sealed
                 // since would be reported now and again at the next poll.
-                let logs = self.log_range(&filter).and_then(|(_, to)| {
+                let logs = self.log_range(&blocks, &filter).and_then(|(_, to)| {
                     let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));
-                    self.logs_in(&filter, from, to.min(head))
+                    self.logs_in(&blocks, &filter, from, to.min(head))
                 });
                 match logs {
                     Ok(logs) => FilterChanges::Logs(logs),

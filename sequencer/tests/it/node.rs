@@ -1196,6 +1196,7 @@ async fn a_log_filter_polled_while_blocks_seal_reports_each_log_once() {
                 if last {
                     return seen.len();
                 }
+                tokio::task::yield_now().await;
             }
         })
     };

@@ -259,6 +259,7 @@ async fn the_pending_nonce_never_goes_back_while_blocks_commit() {
                 let nonce = provider.get_transaction_count(from).pending().await.unwrap();
                 assert!(nonce >= last, "the pending nonce went back from {last} to {nonce}");
                 (last, reads) = (nonce, reads + 1);
+                tokio::task::yield_now().await;
             }
             reads
         })
