@@ -910,11 +910,11 @@ impl EthRpc {
             }
             FilterKind::PendingTransactions => FilterChanges::Hashes(poll.pending),
             FilterKind::Logs(filter) => {
-                // Up to the head the poll marked as reported, not a newer one: a block sealed
-                // since would be reported now and again at the next poll.
+                // `blocks` ends at the head the poll marked as reported, so a block sealed since
+                // is left for the next poll instead of being reported now and again then.
                 let logs = self.log_range(&blocks, &filter).and_then(|(_, to)| {
                     let from = poll.from_block.max(filter.get_from_block().unwrap_or(0));
-                    self.logs_in(&blocks, &filter, from, to.min(head))
+                    self.logs_in(&blocks, &filter, from, to)
                 });
                 match logs {
                     Ok(logs) => FilterChanges::Logs(logs),
