@@ -129,38 +129,14 @@ impl Cluster {
         }
     }
 
-    /// The last L2 block the contract committed.
-    pub(crate) async fn committed(&self) -> u64 {
-        Rollup::new(self.rollup, self.l1()).latestBlock().call().await.unwrap()
-    }
-
     /// Waits until the contract committed `l2_block`.
     pub(crate) async fn wait_committed(&self, l2_block: u64, timeout: Duration) {
-        let started = Instant::now();
-        while self.committed().await < l2_block {
-            assert!(
-                started.elapsed() < timeout,
-                "block {l2_block} not committed within {timeout:?}; batcher log:\n{}",
-                self.batcher.log_tail(30)
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_committed(&self.l1(), self.rollup, l2_block, timeout, &self.batcher).await;
     }
 
     /// Runs the derivation binary against this cluster's L1; returns the exit code and output.
     pub(crate) fn derivation(&self, args: &[&str]) -> (i32, String) {
-        let output = Command::new(binary("derivation").unwrap_or_else(|e| panic!("{e}")))
-            .args(["--l1.rpc-url", &self.anvil.url(), "--rollup", &self.rollup.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(!text.contains("panicked"), "derivation {args:?} panicked:\n{text}");
-        (output.status.code().unwrap_or(-1), text)
+        derivation(&self.anvil.url(), self.rollup, args)
     }
 
     /// A directory inside the cluster's.
@@ -188,6 +164,45 @@ impl Cluster {
             assert_eq!(batch.stateRoot, block.header.state_root, "batch {index} state root");
         }
     }
+}
+
+/// Waits until the `Rollup` at `rollup` on `l1` has committed `l2_block`; past `timeout`,
+/// fails with the tail of `poster`'s log (the process that posts batches).
+pub(crate) async fn wait_committed(
+    l1: &RootProvider,
+    rollup: Address,
+    l2_block: u64,
+    timeout: Duration,
+    poster: &Process,
+) {
+    let contract = Rollup::new(rollup, l1);
+    let started = Instant::now();
+    while contract.latestBlock().call().await.unwrap() < l2_block {
+        assert!(
+            started.elapsed() < timeout,
+            "block {l2_block} not committed within {timeout:?}; {} log:\n{}",
+            poster.name(),
+            poster.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs the derivation binary against the `Rollup` at `rollup` on the L1 at `l1_url`; returns
+/// the exit code and output.
+pub(crate) fn derivation(l1_url: &str, rollup: Address, args: &[&str]) -> (i32, String) {
+    let output = Command::new(binary("derivation").unwrap_or_else(|e| panic!("{e}")))
+        .args(["--l1.rpc-url", l1_url, "--rollup", &rollup.to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!text.contains("panicked"), "derivation {args:?} panicked:\n{text}");
+    (output.status.code().unwrap_or(-1), text)
 }
 
 /// Polls `check` until it holds, or fails after `timeout` with `what`.

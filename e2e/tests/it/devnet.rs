@@ -15,7 +15,7 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
 };
 use alloy_primitives::{Address, U256, address};
-use batcher::{l1::Rollup, test_utils::free_port};
+use batcher::test_utils::free_port;
 use e2e::{
     devnet::DevnetInfo,
     processes::{Process, binary},
@@ -25,6 +25,8 @@ use sequencer::{
     store::GenesisBlock,
     test_utils::dev_signer,
 };
+
+use crate::cluster::{derivation, wait_committed};
 
 const RECIPIENT: Address = address!("000000000000000000000000000000000000bEEF");
 
@@ -80,31 +82,16 @@ async fn transfer(info: &DevnetInfo, key: usize) -> TransactionReceipt {
 
 /// Waits until the contract has committed L2 block `number`.
 async fn wait_settled(info: &DevnetInfo, number: u64, devnet: &Running) {
-    let rollup = Rollup::new(info.rollup, client(&info.l1_rpc));
-    let started = Instant::now();
-    while rollup.latestBlock().call().await.unwrap_or(0) < number {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "L2 block {number} not settled on L1 within 60 s:\n{}",
-            devnet.0.log_tail(40)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let l1 = client(&info.l1_rpc);
+    wait_committed(&l1, info.rollup, number, Duration::from_secs(60), &devnet.0).await;
 }
 
 /// Runs `derivation verify --dev` as the devnet's banner prints it.
 fn verify(info: &DevnetInfo) {
-    let output = std::process::Command::new(binary("derivation").unwrap_or_else(|e| panic!("{e}")))
-        .args(["--l1.rpc-url", &info.l1_rpc, "--rollup", &info.rollup.to_string()])
-        .args(["--l1.from-block", &info.rollup_l1_block.to_string(), "verify", "--dev"])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "derivation verify failed:\n{text}");
+    let from = info.rollup_l1_block.to_string();
+    let (code, out) =
+        derivation(&info.l1_rpc, info.rollup, &["--l1.from-block", &from, "verify", "--dev"]);
+    assert_eq!(code, 0, "derivation verify failed:\n{out}");
 }
 
 /// Stops the devnet as a user does (`INT`: Ctrl-C; `HUP`: the terminal closed) and checks

@@ -74,10 +74,23 @@ impl TestNode {
             .connect_http(self.handle.http_url().parse().unwrap())
     }
 
+    /// A WebSocket client of the node.
+    async fn ws(&self) -> jsonrpsee_ws_client::WsClient {
+        jsonrpsee_ws_client::WsClientBuilder::default().build(self.handle.ws_url()).await.unwrap()
+    }
+
     #[allow(dead_code)] // used by other test modules
     pub(crate) fn datadir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
+}
+
+/// `eth_subscribe("newHeads")` over `ws`.
+async fn subscribe_new_heads(
+    ws: &jsonrpsee_ws_client::WsClient,
+) -> Result<jsonrpsee::core::client::Subscription<serde_json::Value>, jsonrpsee::core::client::Error>
+{
+    ws.subscribe("eth_subscribe", rpc_params!["newHeads"], "eth_unsubscribe").await
 }
 
 pub(crate) async fn send_raw(provider: &impl Provider, raw: &[u8]) -> TransactionReceipt {
@@ -502,16 +515,8 @@ async fn serves_recent_history_and_refuses_pruned_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn websocket_subscriptions_push_heads_logs_and_pending() {
     let node = TestNode::start().await;
-    let ws =
-        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
-    let mut heads = ws
-        .subscribe::<serde_json::Value, _>(
-            "eth_subscribe",
-            rpc_params!["newHeads"],
-            "eth_unsubscribe",
-        )
-        .await
-        .unwrap();
+    let ws = node.ws().await;
+    let mut heads = subscribe_new_heads(&ws).await.unwrap();
     let mut pending = ws
         .subscribe::<B256, _>(
             "eth_subscribe",
@@ -595,15 +600,8 @@ async fn subscriptions_over_plain_http_get_geths_answers() {
     let answers: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answers[0]["error"]["message"], "notifications not supported", "{body}");
     assert_eq!(answers[1]["result"], format!("{DEV_CHAIN_ID:#x}"), "{body}");
-    let ws =
-        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
-    let heads = ws
-        .subscribe::<serde_json::Value, _>(
-            "eth_subscribe",
-            rpc_params!["newHeads"],
-            "eth_unsubscribe",
-        )
-        .await;
+    let ws = node.ws().await;
+    let heads = subscribe_new_heads(&ws).await;
     assert!(heads.is_ok(), "{heads:?}");
     node.handle.stop().await;
 }
@@ -724,8 +722,7 @@ async fn http_api_serves_only_the_named_namespaces() {
     assert_eq!(node.provider().get_chain_id().await.unwrap(), DEV_CHAIN_ID);
     let (_, body) = http_post(&node, call("net_version", "[]").as_bytes()).await;
     assert!(body.contains(&format!(r#""result":"{DEV_CHAIN_ID}""#)), "{body}");
-    let ws =
-        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
+    let ws = node.ws().await;
     let accounts: Vec<Address> = ws.request("eth_accounts", rpc_params![]).await.unwrap();
     assert_eq!(accounts.len(), 10);
     let hidden: Result<serde_json::Value, _> = ws.request("txpool_status", rpc_params![]).await;
@@ -747,15 +744,8 @@ async fn http_api_serves_only_the_named_namespaces() {
         let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(answer["error"]["code"], -32601, "{method}: {body}");
     }
-    let ws =
-        jsonrpsee_ws_client::WsClientBuilder::default().build(node.handle.ws_url()).await.unwrap();
-    let heads = ws
-        .subscribe::<serde_json::Value, _>(
-            "eth_subscribe",
-            rpc_params!["newHeads"],
-            "eth_unsubscribe",
-        )
-        .await;
+    let ws = node.ws().await;
+    let heads = subscribe_new_heads(&ws).await;
     assert!(heads.is_err(), "eth_subscribe without eth");
     let version: String = ws.request("net_version", rpc_params![]).await.unwrap();
     assert_eq!(version, DEV_CHAIN_ID.to_string());
